@@ -1,0 +1,53 @@
+"""CuPy on an NVIDIA GPU, through array-api-compat's namespace.
+
+CuPy uses TF32 only when the environment variable ``CUPY_TF32=1`` is set; it is left off.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from .base import Backend
+
+
+class CupyBackend(Backend):
+    name = "cupy"
+    devices = ("gpu",)
+    extra = "cupy"
+    distributions = ("cupy-cuda12x", "cupy-cuda13x", "cupy")
+    array_modules = ("cupy",)
+    device_aliases = {"cuda": "gpu"}
+
+    @classmethod
+    def _import(cls) -> Any:
+        import cupy
+
+        return cupy
+
+    def _device_missing(self, device: str) -> str | None:
+        try:
+            count = self.module.cuda.runtime.getDeviceCount()
+        except Exception as err:  # CUDARuntimeError when there is no driver
+            return f"CuPy finds no CUDA device ({type(err).__name__}: {err})"
+        return None if count > 0 else "CuPy finds no CUDA device"
+
+    def _configure(self) -> None:
+        if os.environ.get("CUPY_TF32") == "1":
+            import warnings
+
+            warnings.warn("CUPY_TF32=1: float32 matmuls use TF32 and parity may fail", stacklevel=2)
+
+    def _namespace(self) -> Any:
+        import array_api_compat.cupy
+
+        return array_api_compat.cupy
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        return self.module.asnumpy(x)
+
+    def sync(self, x: Any = None) -> Any:
+        self.module.cuda.get_current_stream().synchronize()
+        return x

@@ -1,0 +1,70 @@
+"""JAX on the CPU or a GPU; ``jax.numpy`` is an Array API namespace as it is.
+
+float64 needs JAX's x64 mode, which is process-wide: it is switched on only when a
+float64 array is first asked for, so that a process that never asks keeps JAX's defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .base import Backend
+
+# Several GPU frameworks share one process: JAX must not take 75% of the GPU memory at start.
+# Set before JAX is imported (this file is imported lazily, before the framework).
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+
+class JaxBackend(Backend):
+    name = "jax"
+    devices = ("cpu", "gpu")
+    extra = "jax"
+    distributions = ("jax",)
+    array_modules = ("jax", "jaxlib")
+    compiler = "jax.jit"
+    device_aliases = {"cuda": "gpu"}
+
+    @classmethod
+    def _import(cls) -> Any:
+        import jax
+
+        return jax
+
+    def _device_missing(self, device: str) -> str | None:
+        try:
+            found = self.module.devices(device)
+        except RuntimeError as err:  # jaxlib without that platform
+            return f"JAX has no {device} platform ({str(err).splitlines()[0]}); install jax[cuda12]"
+        self._jax_device = found[0]
+        return None
+
+    def _configure(self) -> None:
+        # Full float32 matmuls on GPUs (no TF32/bf16 passes), so that parity holds.
+        self.module.config.update("jax_default_matmul_precision", "highest")
+
+    def _namespace(self) -> Any:
+        import jax.numpy
+
+        return jax.numpy
+
+    def dtype(self, name: str) -> Any:
+        if name == "float64" and not self.module.config.jax_enable_x64:
+            self.module.config.update("jax_enable_x64", True)
+        return super().dtype(name)
+
+    def _asarray(self, x: np.ndarray, dtype: Any) -> Any:
+        return self.module.device_put(x.astype(dtype, copy=False), self._jax_device)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        x = self.module.device_get(x)
+        return np.asarray(x, dtype=np.float32) if x.dtype.name == "bfloat16" else np.asarray(x)
+
+    def sync(self, x: Any = None) -> Any:
+        return self.module.block_until_ready(x) if x is not None else x
+
+    def jit(self, fn: Callable) -> Callable:
+        return self.module.jit(fn)

@@ -1,0 +1,68 @@
+"""TensorFlow on the CPU or a GPU, through xpnet's own minimal namespace.
+
+TensorFlow has no Array API namespace (see ``tensorflow_namespace``); xpnet never turns
+on TF's process-global NumPy behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .base import Backend
+
+# Several GPU frameworks share one process: TF must grow its GPU memory, not take it all.
+# Set before TensorFlow is imported (this file is imported lazily, before the framework).
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+
+
+class TensorflowBackend(Backend):
+    name = "tensorflow"
+    devices = ("cpu", "gpu")
+    extra = "tensorflow"
+    distributions = ("tensorflow", "tensorflow-cpu")
+    array_modules = ("tensorflow",)
+    compiler = "tf.function(jit_compile=True)"
+    device_aliases = {"cuda": "gpu"}
+
+    @classmethod
+    def _import(cls) -> Any:
+        import tensorflow
+
+        return tensorflow
+
+    def _device_missing(self, device: str) -> str | None:
+        if device == "gpu" and not self.module.config.list_physical_devices("GPU"):
+            return "TensorFlow finds no GPU (a CPU-only build, or no NVIDIA GPU/driver)"
+        return None
+
+    def _configure(self) -> None:
+        # Full float32 matmuls on Ampere and later (TF32 is on by default in TF), so that parity holds.
+        self.module.config.experimental.enable_tensor_float_32_execution(False)
+        self._tf_device = "/GPU:0" if self.device == "gpu" else "/CPU:0"
+
+    def _namespace(self) -> Any:
+        from . import tensorflow_namespace
+
+        return tensorflow_namespace
+
+    def _asarray(self, x: np.ndarray, dtype: Any) -> Any:
+        with self.module.device(self._tf_device):
+            return self.module.identity(self.module.convert_to_tensor(x, dtype=dtype))
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        if x.dtype == self.module.bfloat16:
+            x = self.module.cast(x, self.module.float32)
+        return x.numpy()
+
+    def sync(self, x: Any = None) -> Any:
+        if self.device == "gpu":
+            self.module.test.experimental.sync_devices()
+        return x
+
+    def jit(self, fn: Callable) -> Callable:
+        # XLA-compiled; reduce_retracing keeps one graph for inputs that differ only in batch size.
+        return self.module.function(fn, jit_compile=True, reduce_retracing=True)

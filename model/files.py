@@ -1,0 +1,85 @@
+"""Files that are never half-written and never execute code when read.
+
+A save writes a temporary file in the target's folder, flushes and fsyncs it, then
+renames it over the target (atomic on POSIX and Windows), and fsyncs the folder: a
+process killed at any moment leaves either the old file or the new one. A load reads
+``.npz`` with ``allow_pickle=False``, so an object array (a pickle) is refused, never run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+
+class FileFormatError(ValueError):
+    """A file that exists but is not what xpnet expects; the message names the file and the problem."""
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+    """Call ``write(f)`` on a temporary file beside ``path``, then move it over ``path`` atomically."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a directory")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_folder(folder)
+    return path
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); folders cannot be opened on Windows."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` to an uncompressed ``.npz`` atomically."""
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read every array of an ``.npz`` file, refusing pickles, with an error naming what is wrong."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory, not a .npz file")
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head != b"PK\x03\x04":  # every .npz is a zip archive; anything else np.load would try as a pickle
+        raise FileFormatError(f"{path} is not a valid .npz file (no zip header; {len(head)} bytes read)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (PermissionError, FileFormatError):
+        raise
+    except ValueError as err:
+        if "pickle" in str(err).lower() or "object arrays" in str(err):
+            raise FileFormatError(f"{path} holds a pickled object array, which xpnet refuses to load") from err
+        raise FileFormatError(f"{path} is not a valid .npz file ({err})") from err
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise FileFormatError(f"{path} is not a valid .npz file (truncated or corrupted: {err})") from err

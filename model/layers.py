@@ -1,0 +1,34 @@
+"""The lab's two dense layers, written once against an Array API namespace.
+
+``dense_loop`` is the lab's ``my_dense``: one example, one unit at a time. ``dense`` is
+the lab's ``my_dense_v``: a whole batch in one matrix product. Neither assigns into an
+array, so both run on immutable arrays (JAX, TensorFlow, array-api-strict).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from xpnet.backends import namespace_of
+
+
+def dense_loop(a_in: Any, W: Any, b: Any, g: Callable[[Any], Any], *, xp: Any = None) -> Any:
+    """One example through a dense layer, one unit at a time (the lab's ``my_dense``).
+
+    a_in: (n,) activations in; W: (n, j) weights; b: (j,) biases; g: activation.
+    Returns the (j,) activations ``g(W[:, j] . a_in + b[j])``, built with ``stack``
+    instead of writing into a preallocated array.
+    """
+    xp = namespace_of(a_in, W, b) if xp is None else xp
+    return xp.stack([g(xp.vecdot(W[:, j], a_in) + b[j]) for j in range(W.shape[1])])
+
+
+def dense(A_in: Any, W: Any, b: Any, g: Callable[[Any], Any], *, xp: Any = None) -> Any:
+    """A batch through a dense layer in one matrix product (the lab's ``my_dense_v``).
+
+    A_in: (m, n), or (n,) for one example; W: (n, j); b: (j,) or (1, j). Returns
+    ``g(A_in @ W + b)``, of shape (m, j), or (j,) for one example.
+    """
+    xp = namespace_of(A_in, W, b) if xp is None else xp
+    return g(xp.matmul(A_in, W) + b)

@@ -1,0 +1,46 @@
+"""Fixtures parametrized from the backend registry.
+
+Every (backend, device) xpnet knows becomes a test parameter; one that cannot run here
+is skipped with its reason (framework not installed, device absent), so a new backend
+or device is tested without editing a test, and nothing passes silently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xpnet import backends
+
+#: The real MNIST test set, where CI and developers keep it (never copied into the repo).
+MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+
+
+def _ids(pair: tuple[str, str]) -> str:
+    return f"{pair[0]}-{pair[1]}"
+
+
+@pytest.fixture(params=backends.pairs(), ids=_ids)
+def backend(request: pytest.FixtureRequest) -> backends.Backend:
+    """Each (backend, device) xpnet knows; skipped with the reason when it cannot run here."""
+    name, device = request.param
+    st = backends.status(name, device)
+    if not st.available:
+        pytest.skip(st.reason)
+    return backends.get(name, device)
+
+
+@pytest.fixture(params=["float32", "float64"])
+def dtype(request: pytest.FixtureRequest, backend: backends.Backend) -> str:
+    reason = backend.dtype_missing(request.param)
+    if reason:
+        pytest.skip(reason)
+    return request.param
+
+
+@pytest.fixture
+def mnist_dir() -> Path:
+    if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"the MNIST test set is not at {MNIST_DIR}")
+    return MNIST_DIR

@@ -1,0 +1,234 @@
+"""The framework-free model on every backend: the lab's published values, stable sigmoid,
+loop == matmul == jit, parameters and their files."""
+
+from __future__ import annotations
+
+import warnings
+
+import hypothesis.strategies as st
+import numpy as np
+import pytest
+from helpers import assert_close
+from hypothesis import HealthCheck, given, settings
+from xpnet.model import LAB_NETWORK, FileFormatError, LayerSpec, Network, dense, dense_loop, sigmoid
+
+import xpnet
+from xpnet import model
+
+# The lab's unit-test inputs and published outputs (C2_W1, my_dense and my_dense_v).
+LAB_X1 = 0.1 * np.arange(1, 3)
+LAB_W = 0.1 * np.arange(1, 7).reshape(2, 3)
+LAB_B = 0.1 * np.arange(1, 4)
+LAB_A1 = [0.54735762, 0.57932425, 0.61063923]
+LAB_XB = 0.1 * np.arange(1, 9).reshape(4, 2)
+LAB_AB = [[0.54735762, 0.57932425, 0.61063923], [0.57199613, 0.61301418, 0.65248946],
+          [0.5962827, 0.64565631, 0.6921095], [0.62010643, 0.67699586, 0.72908792]]
+
+
+def test_my_dense_gives_the_labs_published_values(backend, dtype):
+    x, W, b = (backend.asarray(a, dtype) for a in (LAB_X1, LAB_W, LAB_B))
+    assert_close(dense_loop(x, W, b, sigmoid), LAB_A1, backend, "float32")
+    assert_close(dense(x, W, b, sigmoid), LAB_A1, backend, "float32")
+
+
+def test_my_dense_v_gives_the_labs_published_values(backend, dtype):
+    X, W, b = (backend.asarray(a, dtype) for a in (LAB_XB, LAB_W, LAB_B.reshape(1, 3)))
+    assert_close(dense(X, W, b, sigmoid), LAB_AB, backend, "float32")
+
+
+@pytest.mark.parametrize("z", [-1e4, -1e3, -100.0, -88.8, -30.0, -1.0, 0.0, 1.0, 30.0, 88.8, 100.0, 1e3, 1e4])
+def test_sigmoid_is_stable_and_exact_at_the_extremes(backend, dtype, z):
+    x = backend.asarray(np.array([z, -z]), dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow RuntimeWarning fails the test
+        with np.errstate(over="raise", invalid="raise"):
+            s = backend.to_numpy(sigmoid(x))
+    assert np.isfinite(s).all() and ((0 <= s) & (s <= 1)).all()
+    with np.errstate(over="ignore"):  # float64 exp overflowing to inf gives 1 / inf = 0: right
+        exact = 1 / (1 + np.exp(-np.array([z, -z], dtype=np.float64)))
+    tiny = np.finfo(dtype).tiny
+    # full relative precision wherever the exact value is a normal number of the dtype
+    normal = exact >= tiny
+    np.testing.assert_allclose(s[normal], exact[normal], rtol=4 * np.finfo(dtype).eps)
+    assert (s[~normal] <= tiny).all()
+
+
+def test_sigmoid_propagates_nan_as_numpy_does(backend):
+    s = backend.to_numpy(sigmoid(backend.asarray(np.array([np.nan, 0.0]))))
+    assert np.isnan(s[0]) and s[1] == 0.5
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(1, 40), units=st.integers(1, 12), seed=st.integers(0, 2**32 - 1),
+       scale=st.sampled_from([0.1, 1.0, 10.0]))
+def test_dense_loop_equals_dense_on_random_shapes_and_values(backend, n, units, seed, scale):
+    rng = np.random.default_rng(seed)
+    a, W, b = rng.normal(0, scale, n), rng.normal(0, scale, (n, units)), rng.normal(0, scale, units)
+    with np.errstate(over="ignore"):  # exp overflowing to inf gives the right 0
+        expected = 1 / (1 + np.exp(-(a @ W + b)))
+    a_, W_, b_ = (backend.asarray(v, "float64") for v in (a, W, b))
+    assert_close(dense_loop(a_, W_, b_, sigmoid), expected, backend, "float64")
+    assert_close(dense(a_, W_, b_, sigmoid), expected, backend, "float64")
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(widths=st.lists(st.integers(1, 9), min_size=2, max_size=4), m=st.integers(1, 5),
+       seed=st.integers(0, 1000))
+def test_loop_matmul_and_jit_forwards_agree_on_random_networks(backend, widths, m, seed):
+    if backend.name == "torch":
+        pytest.skip("torch.compile takes seconds per shape; its jit is checked on fixed shapes below")
+    net = Network(widths[0], tuple(LayerSpec(w) for w in widths[1:]))
+    params = model.init_params(seed, net, dtype="float64")
+    X = np.random.default_rng(seed).random((m, widths[0]))
+    ref = xpnet.Model(params, "numpy", dtype="float64").predict_proba(X)
+    m_ = xpnet.Model(params, backend, dtype="float64")
+    for variant in ("loop", "matmul", "jit"):
+        assert_close(m_.forward(X, variant), ref, backend, "float64")
+
+
+def test_the_lab_network_variants_agree_on_every_backend(backend, dtype):
+    params = model.init_params(seed=1)
+    X = np.random.default_rng(1).random((6, 400), dtype=np.float32)
+    ref = xpnet.Model(params, "numpy", dtype="float64").predict_proba(X)
+    m = xpnet.Model(params, backend, dtype=dtype)
+    for variant in ("loop", "matmul", "jit"):
+        out = m.forward(X, variant)
+        assert tuple(out.shape) == (6, 1)
+        assert_close(out, ref, backend, dtype)
+    np.testing.assert_array_equal(m.predict(X), (ref >= 0.5).astype(np.int32))
+    one = m.forward(X[0], "loop")
+    assert tuple(one.shape) == (1,)
+
+
+def test_network_spec_is_the_lab_model():
+    assert LAB_NETWORK.input_dim == 400
+    assert [(s.units, s.activation, s.name) for s in LAB_NETWORK.layers] == [
+        (25, "sigmoid", "L1"), (15, "sigmoid", "L2"), (1, "sigmoid", "L3")]
+    with pytest.raises(ValueError, match="unknown activation 'softplus'"):
+        LayerSpec(3, "softplus")
+    with pytest.raises(ValueError, match="positive whole number of units"):
+        LayerSpec(0)
+
+
+def test_init_params_is_seeded_glorot_uniform_with_zero_biases():
+    p = model.init_params(seed=0)
+    assert p.dtype == np.float32 and p.count == 10431
+    assert [W.shape for W in p.weights] == [(400, 25), (25, 15), (15, 1)]
+    for W, b, (n_in, n_out) in zip(p.weights, p.biases, [(400, 25), (25, 15), (15, 1)], strict=True):
+        limit = np.sqrt(6 / (n_in + n_out))
+        assert np.abs(W).max() <= limit and np.abs(W).max() > 0.9 * limit
+        assert not b.any()
+    # the variance of U(-l, l) is l^2 / 3 = 2 / (fan_in + fan_out)
+    assert np.var(p.weights[0]) == pytest.approx(2 / 425, rel=0.05)
+    np.testing.assert_array_equal(model.init_params(seed=0).weights[0], p.weights[0])
+    assert not np.array_equal(model.init_params(seed=1).weights[0], p.weights[0])
+    assert model.init_params(dtype="float64").dtype == np.float64
+
+
+def test_params_move_to_a_backend_in_one_call_and_back(backend):
+    p = model.init_params(seed=3)
+    on = p.to(backend.name, backend.device, "float64")
+    assert all(model_owner == backend.name for model_owner in map(xpnet.backends.owner, on.weights))
+    np.testing.assert_array_equal(on.numpy().weights[1], p.weights[1].astype(np.float64))
+
+
+def test_params_with_wrong_shapes_name_the_layer():
+    p = model.init_params()
+    with pytest.raises(ValueError, match=r"W2 must have shape \(25, 15\), got \(25, 14\)"):
+        model.Params(p.network, (p.weights[0], np.zeros((25, 14)), p.weights[2]), p.biases)
+    with pytest.raises(ValueError, match="3 layers but got 2 weight"):
+        model.Params(p.network, p.weights[:2], p.biases)
+
+
+def test_save_and_load_round_trip_exactly(tmp_path):
+    p = model.init_params(seed=5)
+    path = model.save(p, tmp_path / "w.npz")
+    q = model.load(path, network=LAB_NETWORK)
+    assert q.network == p.network
+    for a, b in zip(p.weights + p.biases, q.weights + q.biases, strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    assert [f.name for f in tmp_path.iterdir()] == ["w.npz"]  # no temporary file left
+
+
+def test_load_refuses_pickles_without_running_them(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    bad = tmp_path / "w.npz"
+    arrays = {k: v for k, v in np.load(model.save(model.init_params(), tmp_path / "ok.npz")).items()}
+    arrays["W1"] = np.array([Exploit()], dtype=object)
+    np.savez(bad, **arrays)
+    with pytest.raises(FileFormatError, match="pickled object array"):
+        model.load(bad)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("problem, match", [
+    ("missing", "no such file"),
+    ("directory", "is a directory"),
+    ("truncated", "not a valid .npz file"),
+    ("garbage", "not a valid .npz file"),
+    ("extra_key", r"unexpected contents \(missing \[\], unexpected \['C1'\]\)"),
+    ("missing_key", r"missing \['b2'\]"),
+    ("bad_shape", r"b2 must have shape \(15,\), got \(14,\)"),
+    ("int_dtype", "W1 has dtype int64, expected float32 or float64"),
+    ("nan", r"W3 has a non-finite value at index \(4, 0\)"),
+    ("other_network", r"holds a network 400-25-14-1 .* expected 400-25-15-1"),
+])
+def test_bad_weights_files_get_specific_errors(tmp_path, problem, match):
+    good = model.save(model.init_params(), tmp_path / "good.npz")
+    arrays = dict(np.load(good))
+    path = tmp_path / "w.npz"
+    if problem == "directory":
+        path.mkdir()
+    elif problem == "truncated":
+        path.write_bytes(good.read_bytes()[:700])
+    elif problem == "garbage":
+        path.write_bytes(b"not a zip file at all")
+    elif problem != "missing":
+        if problem == "extra_key":
+            arrays["C1"] = np.zeros(1)
+        elif problem == "missing_key":
+            del arrays["b2"]
+        elif problem == "bad_shape":
+            arrays["b2"] = np.zeros(14, np.float32)
+        elif problem == "int_dtype":
+            arrays["W1"] = arrays["W1"].astype(np.int64)
+        elif problem == "nan":
+            arrays["W3"] = arrays["W3"].copy()
+            arrays["W3"][4, 0] = np.nan
+        elif problem == "other_network":
+            arrays["W2"], arrays["b2"], arrays["W3"] = (np.zeros((25, 14), np.float32), np.zeros(14, np.float32),
+                                                        np.zeros((14, 1), np.float32))
+        np.savez(path, **arrays)
+    with pytest.raises((FileFormatError, FileNotFoundError, IsADirectoryError), match=match):
+        model.load(path, network=LAB_NETWORK)
+
+
+def test_summary_shows_the_keras_parameter_counts():
+    text = model.summary()
+    assert 'Model: "my_model"' in text
+    for row in ("L1 (Dense)", "(None, 25)", "10,025", "L2 (Dense)", "390", "L3 (Dense)", "16",
+                "Total params: 10,431"):
+        assert row in text
+
+
+def test_model_forward_checks_the_input_shape():
+    m = xpnet.Model()
+    with pytest.raises(ValueError, match=r"shape \(m, 400\) or \(400,\), got \(20, 20\); unroll"):
+        m.predict(np.zeros((20, 20)))
+    with pytest.raises(ValueError, match=r"got \(1000, 401\)"):
+        m.predict(np.zeros((1000, 401)))
+    with pytest.raises(ValueError, match="unknown variant 'fast'"):
+        m.predict(np.zeros((1, 400)), variant="fast")
+    with pytest.raises(ValueError, match="must hold real numbers, got dtype complex128"):
+        m.predict(np.zeros((1, 400), complex))
+
+
+def test_jit_variant_is_compiled_once_and_reused(backend):
+    m = xpnet.Model(backend=backend)
+    assert m.forward_fn("jit") is m.forward_fn("jit")
