@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .activations import ACTIVATIONS, linear, relu, sigmoid
+from .activations import ACTIVATIONS, activation, linear, relu, sigmoid
 from .files import FileFormatError
 from .layers import dense, dense_loop
 from .network import (
@@ -41,7 +41,7 @@ def from_keras(model: Any) -> Params:
 
 
 __all__ = [
-    "ACTIVATIONS", "FileFormatError", "LAB_NETWORK", "LayerSpec", "Network", "Params", "THRESHOLD",
+    "ACTIVATIONS", "FileFormatError", "activation", "LAB_NETWORK", "LayerSpec", "Network", "Params", "THRESHOLD",
     "VARIANTS", "dense", "dense_loop", "describe", "forward_loop", "forward_matmul", "forward_one_loop",
     "from_keras", "init_params", "linear", "load", "predict_from_proba", "relu", "save", "sigmoid",
     "summary", "to_keras",

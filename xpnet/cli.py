@@ -12,6 +12,9 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -41,7 +44,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, help="weights .npz (default: seeded Keras-style init)")
     p.add_argument("--seed", type=int, default=0, help="seed of the default weights and inputs")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("train", help="train the lab's network (Adam, batch 32) on one or more backends")
+    _data_arguments(p)
+    p.add_argument("--backend", type=_csv, default=["numpy"],
+                   help="backend, or several comma-separated to compare their training (default: numpy)")
+    p.add_argument("--device", default=None, help="device (default: the backend's first)")
+    p.add_argument("--dtype", default="float32", help="float32 (default) or float64")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--jit", action="store_true", help="compile the training step (jax, tensorflow, torch)")
+    p.add_argument("--out", default=None, help="save the weights here (.npz), checkpointed every epoch")
+    p.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
+    p.add_argument("--plot", default=None, help="draw the loss curve of each backend to this PNG")
+    p.add_argument("--quiet", action="store_true", help="no progress")
+    p.add_argument("--json", action="store_true", help="print the losses and accuracies as JSON")
+
+    p = sub.add_parser("predict", help="predict digits with saved weights: accuracy, confusion, misses")
+    _data_arguments(p)
+    p.add_argument("--weights", required=True, help="weights .npz written by xpnet train")
+    p.add_argument("--backend", type=_csv, default=["numpy"], help="backend(s), comma-separated")
+    p.add_argument("--device", default=None)
+    p.add_argument("--split", choices=["all", "test", "train"], default="all",
+                   help="which digits: all (default), or the held-out/training part of --seed's split")
+    p.add_argument("--plot", default=None, help="draw the 8x8 digit grid (and FILE-misclassified.png)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("run", help="the whole lab: train, save, parity, timings, pictures, report folder")
+    _data_arguments(p)
+    p.add_argument("--backend", default="numpy", help="backend to train on (default: numpy)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--out", default="xpnet-report", help="report folder (default: ./xpnet-report)")
+    p.add_argument("--quiet", action="store_true", help="no progress")
     return parser
+
+
+def _data_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="builtin",
+                   help="builtin (default), a lab folder (X.npy, y.npy), an MNIST folder/IDX file or mnist.npz")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights, the split and the batch order")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="share of digits held out (default 0.2)")
+
+
+def _load_split(args: argparse.Namespace, log: Callable[[str], None]) -> tuple:
+    from xpnet import data
+
+    digits = data.load(args.data)
+    train_set, test_set = data.train_test_split(digits, test_fraction=args.test_fraction, seed=args.seed)
+    log(f"data: {digits.format} from {digits.source}: {len(digits)} digits "
+        f"({len(train_set)} train, {len(test_set)} held out)")
+    return digits, train_set, test_set
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr)
 
 
 @command
@@ -76,6 +133,97 @@ def cmd_parity(args: argparse.Namespace) -> int:
     )
     print(report.to_json() if args.json else report.table())
     return 0 if report.ok else 1
+
+
+@command
+def cmd_train(args: argparse.Namespace) -> int:
+    from xpnet import model, plots, train
+    from xpnet.progress import FitProgress
+
+    log = (lambda text: None) if args.quiet or args.json else _stderr
+    _, train_set, test_set = _load_split(args, log)
+    if args.resume and not args.out:
+        raise ValueError("--resume needs --out, the weights file whose checkpoint to continue")
+    runs = []
+    for i, name in enumerate(args.backend):
+        progress = FitProgress(sys.stderr) if not (args.quiet or args.json) else None
+        out = args.out if i == 0 else None
+        log(f"training on {name} ({args.device or 'default device'}, {args.dtype}, jit={args.jit})")
+        params, history = train.fit(
+            model.init_params(args.seed), train_set.X, train_set.y, backend=name, device=args.device,
+            dtype=args.dtype, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, jit=args.jit,
+            checkpoint=f"{out}.ckpt.npz" if out else None, resume=args.resume,
+            on_batch=progress.on_batch if progress else None, on_epoch=progress.on_epoch if progress else None)
+        if out:
+            log(f"weights: {model.save(params, out)}")
+        record = history.to_dict() | {"test_accuracy": train.accuracy(params, test_set.X, test_set.y)}
+        runs.append(record)
+        if not args.json:
+            print(f"{name}: final loss {history.losses[-1]:.6f}, held-out accuracy {record['test_accuracy']:.2%}, "
+                  f"{record['seconds']:.2f}s")
+    spread = _loss_spread(runs)
+    if args.plot:
+        log(f"plot: {plots.loss_curves(args.plot, {r['backend']: r['losses'] for r in runs})}")
+    if args.json:
+        print(json.dumps({"runs": runs, "max_rel_loss_difference": spread}, indent=2))
+    elif len(runs) > 1:
+        print(f"largest relative difference of any epoch's loss from {runs[0]['backend']}'s: {spread:.2e}")
+    return 0
+
+
+def _loss_spread(runs: list[dict]) -> float:
+    first = np.asarray(runs[0]["losses"])
+    return max((float(np.max(np.abs(np.asarray(r["losses"]) - first) / first)) for r in runs[1:]), default=0.0)
+
+
+@command
+def cmd_predict(args: argparse.Namespace) -> int:
+    from xpnet import model, plots
+    from xpnet.api import Model
+    from xpnet.evaluate import evaluate
+
+    log = (lambda text: None) if args.json else _stderr
+    params = model.load(args.weights)
+    digits, train_set, test_set = _load_split(args, log)
+    chosen = {"all": digits, "train": train_set, "test": test_set}[args.split]
+    evals = [evaluate(Model(params, name, args.device), chosen.X, chosen.y) for name in args.backend]
+    first = evals[0]
+    agree = all(np.array_equal(e.yhat, first.yhat) for e in evals[1:])
+    result = first.to_dict() | {"data": {"format": digits.format, "source": digits.source, "split": args.split},
+                                "backends": [e.to_dict() for e in evals], "backends_agree": agree}
+    if args.plot:
+        grid = plots.digits_grid(args.plot, chosen.X, chosen.y, {e.backend: e.yhat for e in evals}, seed=args.seed)
+        missed_path = Path(args.plot).with_name(Path(args.plot).stem + "-misclassified.png")
+        missed = plots.misclassified(missed_path, chosen.X, chosen.y, first.proba, first.misclassified)
+        result["pictures"] = [str(grid), str(missed)]
+        log(f"pictures: {grid}, {missed}")
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    c = first.confusion
+    for e in evals:
+        print(f"{e.backend} ({e.device}): accuracy {e.accuracy:.2%} on {len(e.y)} digits")
+    print(f"confusion: true 0 as 0: {c['tn']}, 0 as 1: {c['fp']}, 1 as 0: {c['fn']}, 1 as 1: {c['tp']}")
+    print(f"misclassified indices: {first.misclassified}")
+    if len(evals) > 1:
+        print(f"backends agree on every prediction: {'yes' if agree else 'NO'}")
+    return 0
+
+
+@command
+def cmd_run(args: argparse.Namespace) -> int:
+    from xpnet.progress import FitProgress
+    from xpnet.report import run_lab
+
+    progress = None if args.quiet else FitProgress(sys.stderr)
+    result = run_lab(args.out, args.data, args.backend, args.device, args.epochs, args.seed, args.test_fraction,
+                     log=(lambda text: None) if args.quiet else _stderr,
+                     progress=progress)
+    ev = result["evaluation"][0]
+    print(f"held-out accuracy {ev['accuracy']:.2%} ({ev['m']} digits); parity "
+          f"{'ok' if result['parity']['ok'] else 'FAILED'}; {result['seconds']:.1f}s")
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return 0 if result["parity"]["ok"] else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

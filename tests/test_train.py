@@ -1,0 +1,229 @@
+"""Training written once: gradients against autodiff and finite differences, Adam against
+Keras, the same training on every backend, exact resumption, and the lab's accuracy on MNIST."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from xpnet import backends, data, model, train
+from xpnet.model import LayerSpec, Network
+
+SMALL = Network(6, (LayerSpec(5), LayerSpec(4), LayerSpec(1)))
+
+
+def _problem(seed: int = 0, m: int = 7):
+    params = model.init_params(seed, SMALL, dtype="float64")
+    rng = np.random.default_rng(seed)
+    # biases that are not zero, so that their gradients are tested too
+    params = model.Params(SMALL, params.weights, tuple(rng.normal(0, 0.5, b.shape) for b in params.biases))
+    X = rng.normal(0, 1, (m, 6))
+    y = (rng.random((m, 1)) > 0.5).astype(np.float64)
+    return params, X, y
+
+
+def _hand_grads(params, X, y):
+    import array_api_compat.numpy as xp
+
+    _, grads = train.loss_and_grads(params.layers, X, y, params.network.activations, xp)
+    return [g for pair in grads for g in pair]
+
+
+def _rel_err(a, b):
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / max(np.max(np.abs(np.asarray(b))), 1e-300))
+
+
+def test_gradients_match_central_finite_differences():
+    import array_api_compat.numpy as xp
+
+    params, X, y = _problem()
+    flat = [a.copy() for pair in params.layers for a in pair]
+    hand = _hand_grads(params, X, y)
+    acts = params.network.activations
+    h = 1e-6
+    for k, a in enumerate(flat):
+        numeric = np.zeros_like(a)
+        for idx in np.ndindex(a.shape):
+            for sign in (1, -1):
+                shifted = [f.copy() for f in flat]
+                shifted[k][idx] += sign * h
+                layers = tuple(zip(shifted[0::2], shifted[1::2], strict=True))
+                numeric[idx] += sign * float(train.loss(layers, X, y, acts, xp)) / (2 * h)
+        assert _rel_err(hand[k], numeric) < 1e-7, f"parameter {k}"
+
+
+def _autodiff_jax(params, X, y):
+    import jax
+    import jax.numpy as jnp
+
+    backends.get("jax").dtype("float64")  # x64 mode, through the backend that owns that switch
+    acts = params.network.activations
+
+    def f(flat):
+        return train.loss(tuple(zip(flat[0::2], flat[1::2], strict=True)), jnp.asarray(X), jnp.asarray(y), acts, jnp)
+
+    return jax.grad(f)([jnp.asarray(a) for pair in params.layers for a in pair])
+
+
+def _autodiff_tensorflow(params, X, y):
+    import tensorflow as tf
+
+    from xpnet.backends import tensorflow_namespace as xp
+
+    flat = [tf.Variable(a) for pair in params.layers for a in pair]
+    with tf.GradientTape() as tape:
+        value = train.loss(tuple(zip(flat[0::2], flat[1::2], strict=True)), tf.constant(X), tf.constant(y),
+                           params.network.activations, xp)
+    return [g.numpy() for g in tape.gradient(value, flat)]
+
+
+def _autodiff_torch(params, X, y):
+    import array_api_compat.torch as xp
+    import torch
+
+    flat = [torch.tensor(a, requires_grad=True) for pair in params.layers for a in pair]
+    value = train.loss(tuple(zip(flat[0::2], flat[1::2], strict=True)), torch.tensor(X), torch.tensor(y),
+                       params.network.activations, xp)
+    value.backward()
+    return [p.grad.numpy() for p in flat]
+
+
+@pytest.mark.parametrize("framework", ["jax", "tensorflow", "torch"])
+def test_hand_derived_gradients_match_autodiff(framework):
+    if not backends.status(framework, "cpu").available:
+        pytest.skip(backends.status(framework, "cpu").reason)
+    autodiff = {"jax": _autodiff_jax, "tensorflow": _autodiff_tensorflow, "torch": _autodiff_torch}[framework]
+    for seed in range(3):
+        params, X, y = _problem(seed)
+        for k, (hand, auto) in enumerate(zip(_hand_grads(params, X, y), autodiff(params, X, y), strict=True)):
+            assert _rel_err(hand, np.asarray(auto)) <= 1e-10, f"seed {seed}, parameter {k}"
+
+
+def test_adam_step_matches_keras_adam():
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(0)
+    w0, grads = rng.normal(size=(3, 2)), [rng.normal(size=(3, 2)) for _ in range(5)]
+    var = keras.Variable(w0.astype(np.float32))
+    opt = keras.optimizers.Adam()
+    import array_api_compat.numpy as xp
+
+    p, m, v = (w0.astype(np.float32),), (np.zeros((3, 2), np.float32),), (np.zeros((3, 2), np.float32),)
+    adam = train.Adam()
+    for step, g in enumerate(grads, start=1):
+        opt.apply_gradients([(keras.ops.convert_to_tensor(g.astype(np.float32)), var)])
+        p, m, v = train.adam_update(p, (g.astype(np.float32),), m, v, np.float32(adam.alpha(step)), adam, xp)
+    np.testing.assert_allclose(p[0], keras.ops.convert_to_numpy(var), rtol=1e-6)
+
+
+@pytest.mark.parametrize("z, y, expected", [(1e4, 0.0, 1e4), (1e4, 1.0, 0.0), (-1e4, 1.0, 1e4), (-1e4, 0.0, 0.0),
+                                            (0.0, 1.0, np.log(2)), (0.0, 0.0, np.log(2))])
+def test_loss_is_finite_and_exact_at_extreme_logits(backend, dtype, z, y, expected):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is right
+            value = backend.to_numpy(train.bce_from_logits(backend.asarray(np.array([[z]]), dtype),
+                                                           backend.asarray(np.array([[y]]), dtype), backend.xp))
+    assert np.isfinite(value)
+    assert value == pytest.approx(expected, rel=1e-6, abs=1e-7)
+
+
+@pytest.fixture(scope="module")
+def builtin_split():
+    return data.train_test_split(data.load_builtin(), test_fraction=0.2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def numpy_run(builtin_split):
+    tr, _ = builtin_split
+    return train.fit(model.init_params(0), tr.X, tr.y, backend="numpy", dtype="float64")
+
+
+def test_training_is_the_same_on_every_backend_in_float64(backend, builtin_split, numpy_run):
+    tr, te = builtin_split
+    ref_params, ref = numpy_run
+    params, history = train.fit(model.init_params(0), tr.X, tr.y, backend=backend.name, device=backend.device,
+                                dtype="float64")
+    assert len(history.losses) == 20 and history.losses[-1] < history.losses[0]
+    np.testing.assert_allclose(history.losses, ref.losses, rtol=1e-6)
+    np.testing.assert_array_equal(train_predictions(params, te.X), train_predictions(ref_params, te.X))
+
+
+def train_predictions(params, X):
+    from xpnet import Model
+
+    return Model(params, "numpy", dtype="float64").predict(X)
+
+
+def test_compiled_training_step_gives_the_eager_result(backend, builtin_split, numpy_run):
+    if backend.compiler is None:
+        pytest.skip(f"{backend.name} has no compiler")
+    tr, _ = builtin_split
+    _, ref = numpy_run
+    _, history = train.fit(model.init_params(0), tr.X, tr.y, backend=backend.name, device=backend.device,
+                           dtype="float64", jit=True, epochs=5)
+    np.testing.assert_allclose(history.losses, ref.losses[:5], rtol=1e-6)
+
+
+def test_same_seed_gives_bit_identical_training(builtin_split):
+    tr, _ = builtin_split
+    a, ha = train.fit(model.init_params(3), tr.X, tr.y, seed=3, epochs=4)
+    b, hb = train.fit(model.init_params(3), tr.X, tr.y, seed=3, epochs=4)
+    assert ha.losses == hb.losses
+    for x, z in zip(a.weights + a.biases, b.weights + b.biases, strict=True):
+        np.testing.assert_array_equal(x, z)
+    c, _ = train.fit(model.init_params(3), tr.X, tr.y, seed=4, epochs=4)
+    assert not np.array_equal(a.weights[0], c.weights[0])  # the seed does change the batch order
+
+
+def test_resuming_from_a_checkpoint_is_the_uninterrupted_run(tmp_path, builtin_split):
+    tr, _ = builtin_split
+    full, h_full = train.fit(model.init_params(0), tr.X, tr.y, epochs=6)
+    ckpt = tmp_path / "w.npz.ckpt.npz"
+    train.fit(model.init_params(0), tr.X, tr.y, epochs=2, checkpoint=ckpt)
+    resumed, h_res = train.fit(model.init_params(0), tr.X, tr.y, epochs=6, checkpoint=ckpt, resume=True)
+    assert h_res.losses == h_full.losses and len(h_res.epoch_seconds) == 4
+    for x, z in zip(full.weights + full.biases, resumed.weights + resumed.biases, strict=True):
+        np.testing.assert_array_equal(x, z)
+
+
+def test_a_checkpoint_of_another_run_is_refused(tmp_path, builtin_split):
+    tr, _ = builtin_split
+    ckpt = tmp_path / "c.npz"
+    train.fit(model.init_params(0), tr.X, tr.y, epochs=1, checkpoint=ckpt, seed=0)
+    with pytest.raises(model.FileFormatError, match="belongs to another run"):
+        train.fit(model.init_params(0), tr.X, tr.y, epochs=2, checkpoint=ckpt, seed=1, resume=True)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"epochs": 0}, "epochs must be a positive whole number"),
+    ({"batch_size": 0}, "batch_size must be a positive whole number"),
+])
+def test_fit_rejects_bad_settings(kwargs, match, builtin_split):
+    tr, _ = builtin_split
+    with pytest.raises(ValueError, match=match):
+        train.fit(model.init_params(0), tr.X, tr.y, **kwargs)
+
+
+def test_fit_needs_a_sigmoid_output_layer():
+    net = Network(4, (LayerSpec(3), LayerSpec(1, "linear")))
+    with pytest.raises(ValueError, match="training needs a sigmoid last layer"):
+        train.fit(model.init_params(0, net), np.zeros((2, 4)), np.zeros((2, 1)))
+
+
+def test_lab_settings_on_mnist_zeros_and_ones_reach_99_percent_on_every_backend(mnist_dir):
+    """The lab's fit (20 epochs, Adam 0.001, batch 32, float32) on a seeded split of the real MNIST test set."""
+    digits = data.load(mnist_dir)
+    tr, te = data.train_test_split(digits, test_fraction=0.2, seed=0)
+    predictions = {}
+    for name in ("numpy", "jax", "tensorflow", "torch"):
+        if not backends.status(name, "cpu").available:
+            pytest.skip(backends.status(name, "cpu").reason)
+        compiles = backends.get(name).compiler is not None
+        params, history = train.fit(model.init_params(0), tr.X, tr.y, backend=name, jit=compiles)
+        assert history.losses[-1] < 0.03, f"{name}: final loss {history.losses[-1]}"
+        assert train.accuracy(params, te.X, te.y) >= 0.99, name
+        predictions[name] = train_predictions(params, te.X)
+    for name, pred in predictions.items():
+        np.testing.assert_array_equal(pred, predictions["numpy"], err_msg=name)

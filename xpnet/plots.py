@@ -1,0 +1,93 @@
+"""The lab's pictures: digits with their labels and predictions, and loss curves.
+
+matplotlib is an optional extra (``pip install "xpnet[plot]"``); it is imported only
+here, with the non-interactive Agg backend, so plots work on machines with no display.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xpnet.model.files import atomic_write
+
+
+class PlotUnavailable(ImportError):
+    """matplotlib is missing; the message says how to install it."""
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError as err:
+        raise PlotUnavailable(f'plots need matplotlib ({err}); install it with: pip install "xpnet[plot]"') from err
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    _pyplot().close(fig)
+    return atomic_write(path, lambda f: f.write(buffer.getvalue()))
+
+
+def digits_grid(path: str | Path, X: np.ndarray, y: np.ndarray, yhat: Mapping[str, np.ndarray],
+                seed: int = 0, rows: int = 8, cols: int = 8) -> Path:
+    """The lab's 8x8 grid of random digits, each titled "label,yhat" with one yhat per backend."""
+    plt = _pyplot()
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(X), size=min(rows * cols, len(X)), replace=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(8, 8.6))
+    for ax in np.ravel(axes):
+        ax.set_axis_off()
+    for ax, i in zip(np.ravel(axes), picks, strict=False):
+        ax.imshow(X[i].reshape(20, 20).T, cmap="gray")  # the lab's column-major layout
+        ax.set_title(",".join([str(int(y[i, 0]))] + [str(int(p[i, 0])) for p in yhat.values()]), fontsize=9)
+    fig.suptitle("label, yhat: " + ", ".join(yhat), fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return _save(fig, path)
+
+
+def misclassified(path: str | Path, X: np.ndarray, y: np.ndarray, proba: np.ndarray,
+                  indices: Sequence[int], limit: int = 16) -> Path:
+    """The misclassified digits, each titled "label, probability" (an empty note when there are none)."""
+    plt = _pyplot()
+    shown = list(indices)[:limit]
+    cols = max(1, min(8, len(shown)))
+    rows = max(1, -(-len(shown) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols + 0.5, 1.5 * rows + 0.6), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, i in zip(axes.ravel(), shown, strict=False):
+        ax.imshow(X[i].reshape(20, 20).T, cmap="gray")
+        ax.set_title(f"#{i}: {int(y[i, 0])}, p={proba[i, 0]:.2f}", fontsize=8)
+    title = f"misclassified: {len(indices)}" + (f" (first {len(shown)})" if len(indices) > len(shown) else "")
+    if not shown:
+        axes[0, 0].text(0.5, 0.5, "none", ha="center", va="center", fontsize=14)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def loss_curves(path: str | Path, losses: Mapping[str, Sequence[float]]) -> Path:
+    """The training loss per epoch of each backend, on one chart."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    styles = ["-", "--", ":", "-."]
+    for k, (name, curve) in enumerate(losses.items()):
+        ax.plot(range(1, len(curve) + 1), curve, styles[k % len(styles)], marker="o", markersize=3, label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("binary cross-entropy")
+    ax.set_yscale("log")
+    ax.set_title("training loss")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
