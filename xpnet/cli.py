@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -97,6 +98,11 @@ def _load_split(args: argparse.Namespace, log: Callable[[str], None]) -> tuple:
     return digits, train_set, test_set
 
 
+def _data_record(digits: Any, train_set: Any, test_set: Any) -> dict[str, Any]:
+    return {"format": digits.format, "source": digits.source, "digits": len(digits), "train": len(train_set),
+            "test": len(test_set)}
+
+
 def _stderr(text: str) -> None:
     print(text, file=sys.stderr)
 
@@ -141,7 +147,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from xpnet.progress import FitProgress
 
     log = (lambda text: None) if args.quiet or args.json else _stderr
-    _, train_set, test_set = _load_split(args, log)
+    digits, train_set, test_set = _load_split(args, log)
     if args.resume and not args.out:
         raise ValueError("--resume needs --out, the weights file whose checkpoint to continue")
     runs = []
@@ -165,7 +171,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.plot:
         log(f"plot: {plots.loss_curves(args.plot, {r['backend']: r['losses'] for r in runs})}")
     if args.json:
-        print(json.dumps({"runs": runs, "max_rel_loss_difference": spread}, indent=2))
+        print(json.dumps({"data": _data_record(digits, train_set, test_set), "runs": runs,
+                          "max_rel_loss_difference": spread}, indent=2))
     elif len(runs) > 1:
         print(f"largest relative difference of any epoch's loss from {runs[0]['backend']}'s: {spread:.2e}")
     return 0
@@ -189,7 +196,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     evals = [evaluate(Model(params, name, args.device), chosen.X, chosen.y) for name in args.backend]
     first = evals[0]
     agree = all(np.array_equal(e.yhat, first.yhat) for e in evals[1:])
-    result = first.to_dict() | {"data": {"format": digits.format, "source": digits.source, "split": args.split},
+    result = first.to_dict() | {"data": _data_record(digits, train_set, test_set) | {"split": args.split},
                                 "backends": [e.to_dict() for e in evals], "backends_agree": agree}
     if args.plot:
         grid = plots.digits_grid(args.plot, chosen.X, chosen.y, {e.backend: e.yhat for e in evals}, seed=args.seed)
@@ -231,6 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except BrokenPipeError:  # the output went into a pipe that closed early (``| head``): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("xpnet: interrupted", file=sys.stderr)
         return 130
