@@ -16,8 +16,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-#: Dtype names the project understands, in the order they are usually tried.
+#: Float dtype names the project computes in, in the order they are usually tried.
 DTYPES = ("float32", "float64", "bfloat16")
+#: Integer dtypes for indices (batch orders); int32, which JAX has without its x64 mode.
+INDEX_DTYPES = ("int32",)
 
 
 class BackendUnavailable(RuntimeError):
@@ -80,6 +82,8 @@ class Backend:
         """The backend's own name for ``device`` (``None`` means the default device)."""
         if device is None:
             return cls.devices[0]
+        if not isinstance(device, str):
+            raise TypeError(f"device must be a device name ({', '.join(cls.devices)}) or None, got {device!r}")
         device = cls.device_aliases.get(device.lower(), device.lower())
         if device not in cls.devices:
             raise ValueError(
@@ -100,9 +104,9 @@ class Backend:
         return None
 
     def dtype(self, name: str) -> Any:
-        """The namespace's dtype object for ``"float32"``, ``"float64"`` or ``"bfloat16"``."""
-        if name not in DTYPES:
-            raise ValueError(f"unknown dtype {name!r}; known dtypes: {', '.join(DTYPES)}")
+        """The namespace's dtype object for ``"float32"``, ``"float64"``, ``"bfloat16"`` (or ``"int32"``)."""
+        if name not in DTYPES + INDEX_DTYPES:
+            raise ValueError(f"unknown dtype {name!r}; known dtypes: {', '.join(DTYPES + INDEX_DTYPES)}")
         reason = self.dtype_missing(name)
         if reason:
             raise BackendUnavailable(f"{self.name} on {self.device}: {reason}")
@@ -135,6 +139,14 @@ class Backend:
     def jit(self, fn: Callable) -> Callable:
         """``fn`` compiled by the framework's compiler, or ``fn`` itself where there is none."""
         return fn
+
+    def is_out_of_memory(self, err: BaseException) -> bool:
+        """Whether ``err`` says this device ran out of memory (then a smaller chunk may fit).
+
+        The base recognises a host ``MemoryError`` (NumPy's "Unable to allocate");
+        each GPU framework's file adds its own out-of-memory error.
+        """
+        return isinstance(err, MemoryError)
 
     def __repr__(self) -> str:
         return f"<xpnet backend {self.name} on {self.device} ({self.module.__name__} {self.version})>"

@@ -51,3 +51,11 @@ class CupyBackend(Backend):
     def sync(self, x: Any = None) -> Any:
         self.module.cuda.get_current_stream().synchronize()
         return x
+
+    def is_out_of_memory(self, err: BaseException) -> bool:
+        # CuPy's memory pool raises cupy.cuda.memory.OutOfMemoryError; cuBLAS and the runtime
+        # report a failed allocation in their own errors' messages.
+        if super().is_out_of_memory(err) or isinstance(err, self.module.cuda.memory.OutOfMemoryError):
+            return True
+        text = str(err)
+        return any(s in text for s in ("cudaErrorMemoryAllocation", "CUBLAS_STATUS_ALLOC_FAILED", "out of memory"))

@@ -66,3 +66,7 @@ class TensorflowBackend(Backend):
     def jit(self, fn: Callable) -> Callable:
         # XLA-compiled; reduce_retracing keeps one graph for inputs that differ only in batch size.
         return self.module.function(fn, jit_compile=True, reduce_retracing=True)
+
+    def is_out_of_memory(self, err: BaseException) -> bool:
+        # "OOM when allocating tensor ..." is a ResourceExhaustedError on every device.
+        return super().is_out_of_memory(err) or isinstance(err, self.module.errors.ResourceExhaustedError)

@@ -43,6 +43,10 @@ class TorchBackend(Backend):
         return array_api_compat.torch
 
     def _asarray(self, x: np.ndarray, dtype: Any) -> Any:
+        if not x.flags.writeable and self.device == "cpu":
+            # On the CPU torch would share read-only memory (a memmap chunk opened with mode "r"): a write to
+            # the tensor would then crash the process, so it gets a copy (one chunk's worth).
+            x = np.array(x)
         return self.module.as_tensor(x, dtype=dtype, device=self.device)
 
     def to_numpy(self, x: Any) -> np.ndarray:
@@ -60,3 +64,14 @@ class TorchBackend(Backend):
         # A first call costs seconds of compilation (6 to 30 s measured on 2 CPU cores);
         # dynamic=False: one specialised graph per input shape, as jax.jit and tf.function do.
         return self.module.compile(fn, dynamic=False)
+
+    def is_out_of_memory(self, err: BaseException) -> bool:
+        # torch.OutOfMemoryError (torch.cuda.OutOfMemoryError) for CUDA; compiled graphs and the CPU
+        # allocator ("DefaultCPUAllocator: can't allocate memory") raise a plain RuntimeError.
+        oom = getattr(self.module, "OutOfMemoryError", None) or getattr(self.module.cuda, "OutOfMemoryError", None)
+        if super().is_out_of_memory(err) or (oom is not None and isinstance(err, oom)):
+            return True
+        text = str(err).lower()
+        return isinstance(err, RuntimeError) and any(
+            s in text for s in ("out of memory", "can't allocate memory", "not enough memory")
+        )

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from xpnet.backends import to_numpy
+from xpnet.validation import check_seed
 
 from .files import FileFormatError, load_npz, save_npz
 from .network import LAB_NETWORK, LayerSpec, Network
@@ -98,7 +100,8 @@ def init_params(seed: int = 0, network: Network = LAB_NETWORK, dtype: str = "flo
     """
     if dtype not in _FLOAT_DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(_FLOAT_DTYPES)}, got {dtype!r}")
-    rng = np.random.default_rng(seed)
+    _check_network(network)
+    rng = np.random.default_rng(check_seed(seed))
     weights, biases = [], []
     for (n_in, n_out), b_shape in network.shapes:
         limit = np.sqrt(6.0 / (n_in + n_out))
@@ -109,6 +112,8 @@ def init_params(seed: int = 0, network: Network = LAB_NETWORK, dtype: str = "flo
 
 def save(params: Params, path: str | os.PathLike) -> Path:
     """Write ``params`` to ``path`` as ``.npz`` (W1, b1, ..., the activations), atomically."""
+    if not isinstance(params, Params):
+        raise TypeError(f"params must be xpnet Params (from init_params, load or train), got {type(params).__name__}")
     host = params.numpy()
     arrays: dict[str, np.ndarray] = {"format_version": np.asarray(FORMAT_VERSION)}
     for i, (W, b) in enumerate(host.layers, start=1):
@@ -123,33 +128,50 @@ def load(path: str | os.PathLike, network: Network | None = None) -> Params:
 
     With ``network`` given, the file must hold exactly that architecture.
     """
+    if network is not None:
+        _check_network(network)
     arrays = load_npz(path)
     n_layers = sum(1 for key in arrays if key.startswith("W"))
+    if n_layers == 0:
+        raise FileFormatError(f"{path}: no layers (no W1, W2, ... arrays) in the file")
     expected = {"format_version", "activations", "layer_names"}
     expected |= {f"{p}{i}" for p in "Wb" for i in range(1, n_layers + 1)}
     if set(arrays) != expected:
         missing, extra = sorted(expected - set(arrays)), sorted(set(arrays) - expected)
         raise FileFormatError(f"{path}: unexpected contents (missing {missing}, unexpected {extra})")
-    version = int(arrays["format_version"])
-    if version != FORMAT_VERSION:
-        raise FileFormatError(f"{path}: weights file format {version}, this xpnet reads {FORMAT_VERSION}")
+    version = arrays["format_version"]
+    if version.shape != () or version.dtype.kind not in "iu":
+        raise FileFormatError(f"{path}: format_version must be one whole number, got {version!r}")
+    if int(version) != FORMAT_VERSION:
+        raise FileFormatError(f"{path}: weights file format {int(version)}, this xpnet reads {FORMAT_VERSION}")
     weights = [arrays[f"W{i}"] for i in range(1, n_layers + 1)]
     biases = [arrays[f"b{i}"] for i in range(1, n_layers + 1)]
     for key in sorted(expected - {"format_version", "activations", "layer_names"}):
         _check_float_array(path, key, arrays[key])
-    names = [str(s) for s in arrays["layer_names"]]
+    for i, (W, b) in enumerate(zip(weights, biases, strict=True), start=1):
+        if W.ndim != 2 or b.ndim != 1:
+            raise FileFormatError(f"{path}: W{i} must have shape (n_in, n_out) and b{i} (n_out,), "
+                                  f"got {W.shape} and {b.shape}")
+    acts, names = arrays["activations"], arrays["layer_names"]
+    for key, values in (("activations", acts), ("layer_names", names)):
+        if values.shape != (n_layers,) or values.dtype.kind != "U":
+            raise FileFormatError(f"{path}: {key} must hold {n_layers} names, one per layer, got {values!r}")
     try:
         specs = tuple(
-            LayerSpec(int(W.shape[1]) if W.ndim == 2 else 0, str(act), name)
-            for W, act, name in zip(weights, arrays["activations"], names, strict=True)
+            LayerSpec(int(W.shape[1]), str(act), str(name)) for W, act, name in zip(weights, acts, names, strict=True)
         )
-        found = Network(int(weights[0].shape[0]) if weights[0].ndim == 2 else 0, specs)
+        found = Network(int(weights[0].shape[0]), specs)
         params = Params(found, weights, biases)
     except ValueError as err:
         raise FileFormatError(f"{path}: {err}") from err
     if network is not None and describe(found) != describe(network):
         raise FileFormatError(f"{path}: holds a network {describe(found)}, expected {describe(network)}")
     return params
+
+
+def _check_network(network: Any) -> None:
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be an xpnet.model.Network, got {type(network).__name__}")
 
 
 def _check_float_array(path: Any, key: str, a: np.ndarray) -> None:

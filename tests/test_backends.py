@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-from xpnet.backends import BackendUnavailable
 
 from xpnet import backends
+from xpnet.backends import BackendUnavailable
 
 
 def test_registry_lists_every_framework_of_the_design():

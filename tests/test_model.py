@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from helpers import assert_close
 from hypothesis import HealthCheck, given, settings
-from xpnet.model import LAB_NETWORK, FileFormatError, LayerSpec, Network, dense, dense_loop, sigmoid
 
 import xpnet
 from xpnet import model
+from xpnet.model import LAB_NETWORK, FileFormatError, LayerSpec, Network, dense, dense_loop, sigmoid
 
 # The lab's unit-test inputs and published outputs (C2_W1, my_dense and my_dense_v).
 LAB_X1 = 0.1 * np.arange(1, 3)

@@ -11,13 +11,14 @@ when that backend is first asked for.
 from __future__ import annotations
 
 from xpnet import backends, model
-from xpnet.api import Model
+from xpnet.api import DeviceMemoryError, Model
 from xpnet.backends import BackendUnavailable
-from xpnet.model import LAB_NETWORK, Params, init_params, load, save, summary
+from xpnet.model import LAB_NETWORK, FileFormatError, Params, init_params, load, save, summary
+from xpnet.validation import InputError
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "LAB_NETWORK", "BackendUnavailable", "Model", "Params", "backends", "init_params", "load", "model",
-    "save", "summary",
+    "LAB_NETWORK", "BackendUnavailable", "DeviceMemoryError", "FileFormatError", "InputError", "Model", "Params",
+    "backends", "init_params", "load", "model", "save", "summary",
 ]

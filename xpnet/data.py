@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from xpnet.validation import check_seed
+
 __all__ = [
     "FORMATS",
     "LAB_ROWS",
@@ -735,8 +737,10 @@ def train_test_split(
     Raises DataError unless 0 < test_fraction < 1 and both parts are
     non-empty.
     """
+    if not isinstance(d, Digits):
+        raise TypeError(f"train_test_split takes Digits (from xpnet.data.load), got {type(d).__name__}")
     _check_fraction(test_fraction)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     test_parts, train_parts = [], []
     for label in (0, 1):
         members = rng.permutation(np.flatnonzero(d.y[:, 0] == label))

@@ -43,6 +43,8 @@ def load_data(path: str | os.PathLike = "data", rows: int | None = 1000) -> tupl
 def sigmoid(z: Any, *, backend: str = "numpy", device: str | None = None) -> Any:
     """The stable sigmoid; NumPy in, NumPy out (or a backend array in, the same kind out)."""
     if isinstance(z, np.ndarray | float | int | np.generic):
+        if np.asarray(z).dtype.kind not in "biuf":
+            raise ValueError(f"sigmoid needs real numbers, got dtype {np.asarray(z).dtype}")
         be = backends.get(backend, device)
         return be.to_numpy(_sigmoid(be.asarray(z, _dtype_of(z)), be.xp))
     return _sigmoid(z)
@@ -53,6 +55,7 @@ def my_dense(a_in: Any, W: Any, b: Any, g: Activation, *, backend: str = "numpy"
     """One example through a dense layer, unit by unit: (n,), (n, j), (j,) -> (j,)."""
     be = backends.get(backend, device)
     a, W_, b_ = _put(be, dtype, a_in, W, _bias(b))
+    _check_layer(tuple(a.shape), tuple(W_.shape), tuple(b_.shape))
     return be.to_numpy(dense_loop(a, W_, b_, _activation(g, be), xp=be.xp))
 
 
@@ -100,7 +103,19 @@ def _bias(b: Any) -> np.ndarray:
     return b
 
 
+def _check_layer(a_shape: tuple[int, ...], W_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> None:
+    """my_dense's shapes: a_in (n,), W (n, j), b (j,); the message names the array that does not fit."""
+    if len(W_shape) != 2:
+        raise ValueError(f"W must have shape (n, j), got {W_shape}")
+    if a_shape != (W_shape[0],):
+        raise ValueError(f"a_in must have shape ({W_shape[0]},) to match W {W_shape}, got {a_shape}")
+    if b_shape != (W_shape[1],):
+        raise ValueError(f"b must have shape ({W_shape[1]},) to match W {W_shape}, got {b_shape}")
+
+
 def _put(be: backends.Backend, dtype: str, *arrays: Any) -> list[Any]:
+    if dtype not in ("float32", "float64", "bfloat16"):
+        raise ValueError(f"dtype must be float32, float64 or bfloat16, got {dtype!r}")
     out = []
     for a in arrays:
         a = np.asarray(a)

@@ -128,6 +128,10 @@ def check(
     that are unavailable are listed in ``report.skipped`` with their reason; an unknown
     backend name raises ValueError.
     """
+    if isinstance(backend_names, str) or isinstance(devices, str):
+        raise TypeError("backend_names and devices must be lists of names, e.g. ['numpy'], not one string")
+    if params is not None and not isinstance(params, Params):
+        raise TypeError(f"params must be xpnet Params (xpnet.load(path) reads a file), got {type(params).__name__}")
     params = params if params is not None else init_params(seed=0)
     X = sample_inputs(64, params.network.input_dim) if X is None else host_features(X, params.network.input_dim)
     X = np.atleast_2d(X)
@@ -135,6 +139,12 @@ def check(
     names = list(backend_names) if backend_names is not None else backends.names()
     for name in names:
         backends.backend_class(name)  # unknown names fail before any work
+    if devices is not None:
+        known = {device for name in names for device in backends.backend_class(name).devices}
+        for device in devices:
+            if device not in known:
+                raise ValueError(f"unknown device {device!r} for backends {', '.join(names)}; "
+                                 f"known devices: {', '.join(sorted(known))}")
     variants, dtypes = list(variants), list(dtypes)
     for variant in variants:
         if variant not in VARIANTS:

@@ -26,7 +26,7 @@ import numpy as np
 from xpnet import backends
 from xpnet.model import Params, activation
 from xpnet.model.files import FileFormatError, load_npz, save_npz
-from xpnet.validation import check_labels, host_features
+from xpnet.validation import check_labels, check_seed, host_features
 
 Layers = tuple[tuple[Any, Any], ...]
 
@@ -200,6 +200,7 @@ def fit(
         raise ValueError(f"epochs must be a positive whole number, got {epochs!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive whole number, got {batch_size!r}")
+    seed = check_seed(seed)
     X_host = host_features(X, params.network.input_dim)
     X_host = np.atleast_2d(X_host)
     y_host = check_labels(y, len(X_host))

@@ -2,45 +2,280 @@
 
 Inside, the model trusts its inputs; here, what users pass is checked once, with an
 error that names the problem: the expected and the actual shape, the bad dtype, the
-first non-finite index.
+first non-finite index, the first bad label. Every error is an :class:`InputError`
+(a ``ValueError``; an argument of the wrong kind is also a ``TypeError``), so that the
+command line reports all of them the same way: one line on stderr, exit status 2.
+
+Messages follow one pattern, shared with ``xpnet.data.check_digits``:
+``X must have shape (m, 400) or (400,), got (20, 20)``, ``y[7] is 2: labels must be 0 or 1``,
+``X has a non-finite value (nan) at index (3, 7)``.
+
+The scans are sized for big inputs: the finiteness check allocates nothing for finite
+data (a min and a max), and the search for the first bad index goes block by block.
 """
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+
+__all__ = [
+    "InputError",
+    "InputTypeError",
+    "check_all_finite",
+    "check_batch_size",
+    "check_choice",
+    "check_dtype_name",
+    "check_feature_shape",
+    "check_labels",
+    "check_real_dtype",
+    "check_threshold",
+    "host_array",
+    "host_features",
+    "host_values",
+]
+
+#: Float dtypes a model computes in (``xpnet.backends.DTYPES``, repeated so that this module imports nothing).
+FLOAT_DTYPES = ("float32", "float64", "bfloat16")
+
+#: Elements examined at a time when looking for the first bad value: bounds the temporary mask.
+_SCAN_ELEMENTS = 1 << 22
 
 
 class InputError(ValueError):
     """Input that xpnet cannot use; the message says what is wrong and where."""
 
 
-def host_features(X: Any, n_features: int, *, name: str = "X", check_finite: bool = True) -> np.ndarray:
-    """``X`` as a float NumPy array of shape (m, n_features) or (n_features,).
+class InputTypeError(InputError, TypeError):
+    """An argument of the wrong kind (a string where a number belongs); both an InputError and a TypeError."""
 
-    Integers and booleans become float64 (the backend then casts to its dtype); complex,
-    object and string arrays are refused. With ``check_finite``, NaN and inf are refused,
-    naming the first bad index (SciPy's ``check_finite`` convention).
+
+# -- arrays of features ----------------------------------------------------------------------
+
+
+def host_array(X: Any, name: str = "X") -> np.ndarray:
+    """``X`` as a NumPy array, never copying a NumPy array (a memmap stays a lazy memmap).
+
+    Anything NumPy cannot read as one rectangular array (ragged lists, a GPU tensor)
+    gives an InputError naming ``name`` and NumPy's reason.
     """
-    a = np.asarray(X)
-    if a.dtype.kind in "biu":
-        a = a.astype(np.float64)
-    elif a.dtype.kind != "f":
-        raise InputError(f"{name} must hold real numbers, got dtype {a.dtype}")
-    if a.ndim not in (1, 2) or a.shape[-1] != n_features:
-        expected = f"(m, {n_features}) or ({n_features},)"
-        hint = ""
-        if a.shape[-2:] == (20, 20) and n_features == 400:
-            hint = "; unroll 20x20 images to rows of 400 in the lab's layout: image.T.reshape(-1, 400)"
-        raise InputError(f"{name} must have shape {expected}, got {a.shape}{hint}")
-    if check_finite:
-        check_all_finite(a, name)
-    return a
+    if isinstance(X, np.ndarray):
+        return X
+    try:
+        return np.asarray(X)
+    except (ValueError, TypeError, RuntimeError) as err:
+        raise InputError(
+            f"{name} cannot be read as one numeric array ({type(err).__name__}: {err}); "
+            "pass a NumPy array (or anything np.asarray reads), on the host"
+        ) from err
 
 
-def check_all_finite(a: np.ndarray, name: str) -> None:
-    """Raise InputError naming the first index where ``a`` holds NaN or inf."""
-    if not np.isfinite(a).all():
-        first = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
-        raise InputError(f"{name} has a non-finite value ({a[first]}) at index {first}")
+def check_real_dtype(dtype: Any, name: str = "X") -> None:
+    """Booleans, integers and floats pass; complex, object, string, datetime and structured are refused."""
+    if np.dtype(dtype).kind not in "biuf":
+        raise InputError(f"{name} must hold real numbers, got dtype {np.dtype(dtype)}")
+
+
+def check_feature_shape(shape: tuple[int, ...], n_features: int, name: str = "X") -> None:
+    """``shape`` is (m, n_features) or (n_features,); the error names both shapes (and how to unroll images)."""
+    shape = tuple(shape)
+    if len(shape) in (1, 2) and shape[-1] == n_features:
+        return
+    hint = ""
+    if shape[-2:] == (20, 20) and n_features == 400:
+        hint = "; unroll 20x20 images to rows of 400 in the lab's layout: image.T.reshape(-1, 400)"
+    raise InputError(f"{name} must have shape (m, {n_features}) or ({n_features},), got {shape}{hint}")
+
+
+def host_features(
+    X: Any,
+    n_features: int,
+    *,
+    name: str = "X",
+    check_finite: bool = True,
+    dtype: Any = None,
+    row_offset: int = 0,
+    max_abs: float | None = None,
+) -> np.ndarray:
+    """``X`` as a C-contiguous float NumPy array of shape (m, n_features) or (n_features,).
+
+    Booleans and integers become floats; complex, object and string arrays are refused.
+    ``dtype`` (e.g. ``np.float32``) is the float dtype to convert to; None keeps float
+    input as it is and makes integers float64. With ``check_finite`` (SciPy's
+    convention), NaN and inf are refused naming the first bad index, and so are finite
+    values that overflow when narrowed to ``dtype`` (1e300 into float32) or that exceed
+    ``max_abs`` (a bound past which the caller's computation overflows).
+    ``row_offset`` is added to the reported row, for a chunk of a larger array.
+    """
+    a = host_array(X, name)
+    check_real_dtype(a.dtype, name)
+    check_feature_shape(a.shape, n_features, name)
+    return host_values(a, name, check_finite=check_finite, dtype=dtype, row_offset=row_offset, max_abs=max_abs)
+
+
+def host_values(
+    a: np.ndarray,
+    name: str = "X",
+    *,
+    check_finite: bool = True,
+    dtype: Any = None,
+    row_offset: int = 0,
+    max_abs: float | None = None,
+) -> np.ndarray:
+    """The values of a checked real array ``a``, converted to ``dtype``, native byte order, C-contiguous.
+
+    The one place where data is read: a chunk of a memmap is read here and nowhere else.
+    Conversion makes no copy when ``a`` is already what is asked for. The checks are
+    those of :func:`host_features`, run before converting.
+    """
+    if dtype is None:
+        target = np.dtype(np.float64) if a.dtype.kind in "biu" else a.dtype.newbyteorder("=")
+    else:
+        target = np.dtype(dtype)
+    if check_finite and a.size:
+        _check_values(a, target, max_abs, name, row_offset)
+    return np.ascontiguousarray(a, dtype=target)
+
+
+def check_all_finite(a: np.ndarray, name: str = "X", *, row_offset: int = 0) -> None:
+    """Raise InputError naming the first index where ``a`` holds NaN or inf.
+
+    Finite data costs two reductions and no temporary array; only a failing array is
+    searched, block by block. ``row_offset`` shifts the reported row (axis 0).
+    """
+    if a.size == 0 or a.dtype.kind not in "fc":
+        return
+    if not (np.isfinite(a.min()) and np.isfinite(a.max())):
+        _raise_non_finite(a, name, row_offset)
+
+
+def _raise_non_finite(a: np.ndarray, name: str, row_offset: int) -> None:
+    index = _first_bad(a, lambda block: ~np.isfinite(block))
+    raise InputError(f"{name} has a non-finite value ({a[index]!s}) at index {_shifted(index, row_offset)}")
+
+
+def _check_values(a: np.ndarray, target: np.dtype, max_abs: float | None, name: str, row_offset: int) -> None:
+    """Refuse NaN and inf, finite values that overflow ``target`` (1e300 into float32, as ``data.py`` does) and
+    values beyond ``max_abs``, naming the first bad index in row-major order, whichever the problem.
+
+    Good data costs a min and a max; the first bad index does not depend on how X is chunked.
+    """
+    narrowing = a.dtype.kind == "f" and target.itemsize < a.dtype.itemsize
+    fits = float(np.finfo(target).max) if narrowing else np.inf
+    limit = min(fits, np.inf if max_abs is None else max_abs)
+    if a.dtype.kind == "f" and limit >= float(np.finfo(a.dtype).max):
+        limit = np.inf  # a float16 cannot exceed it (and comparing would cast the limit to inf, with a warning)
+    lo, hi = a.min(), a.max()
+    if np.isfinite(lo) and np.isfinite(hi) and max(-float(lo), float(hi)) <= limit:
+        return
+    index = _first_bad(a, lambda block: ~np.isfinite(block) | (np.abs(block) > limit))
+    value = a[index]
+    where = f"({value!s}) at index {_shifted(index, row_offset)}"
+    if not np.isfinite(value):
+        raise InputError(f"{name} has a non-finite value {where}")
+    if abs(float(value)) > fits:
+        raise InputError(f"{name} has a value too large for {target} {where}")
+    raise InputError(
+        f"{name} has a value too large for this network in {target} {where}: beyond +-{limit:.3g} the first "
+        "layer's sums can overflow; scale the input down"
+    )
+
+
+def _first_bad(a: np.ndarray, is_bad: Any) -> tuple[int, ...]:
+    """The first index (row-major) where ``is_bad`` holds, searching a bounded block of rows at a time."""
+    if a.ndim == 0:
+        return ()
+    rows = max(1, _SCAN_ELEMENTS // max(1, a.size // max(1, len(a))))
+    for lo in range(0, len(a), rows):
+        hits = np.argwhere(is_bad(a[lo:lo + rows]))
+        if hits.size:
+            first = hits[0]
+            return (lo + int(first[0]), *(int(i) for i in first[1:]))
+    raise AssertionError("no bad value found after a reduction said there was one")  # pragma: no cover
+
+
+def _shifted(index: tuple[int, ...], row_offset: int) -> tuple[int, ...]:
+    return (index[0] + row_offset, *index[1:]) if index and row_offset else index
+
+
+# -- labels ------------------------------------------------------------------------------------
+
+
+def check_labels(y: Any, m: int | None, *, name: str = "y", dtype: Any = np.float64) -> np.ndarray:
+    """Labels ``y`` of shape (m,) or (m, 1), values 0 and 1, as an (m, 1) float array.
+
+    Booleans, integers and floats are accepted (1.0 and True are a 1); anything else,
+    a length other than ``m`` (the rows of X; None skips that check) or a value other
+    than 0 and 1 (NaN included) is refused, naming the first bad index and its value.
+    The messages are those of ``xpnet.data.check_digits``.
+    """
+    a = host_array(y, name)
+    if a.ndim == 2 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 1:
+        raise InputError(f"{name} must have shape (m,) or (m, 1); got {a.shape}")
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"{name} must hold numbers; got dtype {a.dtype}")
+    if m is not None and len(a) != m:
+        raise InputError(f"{name} has {len(a)} labels but X has {m} rows")
+    bad = ~((a == 0) | (a == 1))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{name}[{i}] is {a[i].item()!r}: labels must be 0 or 1")
+    return a.astype(dtype).reshape(-1, 1)
+
+
+# -- scalar arguments --------------------------------------------------------------------------
+
+
+def check_batch_size(batch_size: Any, *, name: str = "batch_size", allow_none: bool = True) -> int | None:
+    """A positive whole number of rows (or None, meaning "choose", where allowed)."""
+    if batch_size is None and allow_none:
+        return None
+    wanted = "a positive whole number" + (" or None" if allow_none else "")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+        raise InputTypeError(f"{name} must be {wanted}, got {batch_size!r}")
+    if batch_size < 1:
+        raise InputError(f"{name} must be {wanted}, got {batch_size!r}")
+    return int(batch_size)
+
+
+def check_threshold(threshold: Any, *, name: str = "threshold") -> float:
+    """A probability threshold: a real number in [0, 1] (NaN would silently make every prediction 0)."""
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise InputTypeError(f"{name} must be a number between 0 and 1, got {threshold!r}")
+    if not 0.0 <= float(threshold) <= 1.0:  # also False for NaN
+        raise InputError(f"{name} must be a number between 0 and 1, got {threshold!r}")
+    return float(threshold)
+
+
+def check_choice(value: Any, choices: Iterable[str], what: str) -> str:
+    """``value`` is one of ``choices``: "unknown variant 'fast'; known variants: loop, matmul, jit"."""
+    choices = tuple(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise InputError(f"unknown {what} {value!r}; known {what}s: {', '.join(choices)}")
+    return value
+
+
+def check_dtype_name(dtype: Any, choices: Iterable[str] = FLOAT_DTYPES) -> str:
+    """The name of a float dtype a model computes in: "float32", np.float32 and np.dtype("f4") are "float32"."""
+    choices = tuple(choices)
+    name = dtype
+    if dtype is not None and not isinstance(dtype, str):
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = dtype
+    if not isinstance(name, str) or name not in choices:
+        raise InputError(f"unknown dtype {dtype!r}; known dtypes: {', '.join(choices)}")
+    return name
+
+
+def check_seed(seed: Any, *, name: str = "seed") -> int:
+    """A seed for ``np.random.default_rng``: a whole number >= 0 (the message names the argument)."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"{name} must be a whole number >= 0, got {seed!r}")
+    return int(seed)

@@ -1,0 +1,319 @@
+"""Big inputs: chunked predict on memory-mapped files in bounded memory, out-of-memory retries, progress.
+
+The memory test runs the predict in a fresh subprocess and reads its peak resident memory
+(VmHWM, reset just before the predict) from /proc: a (200_000, 400) float32 file (320 MB)
+by default, the issue's (2_000_000, 400) one (3.2 GB) with ``-m slow``. A control run that
+reads the whole file in one chunk shows that the measurement does see a file-sized peak.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import xpnet
+from xpnet import api
+from xpnet.api import MAPPED_BATCH_SIZE, DeviceMemoryError
+from xpnet.mapped import MappedPages
+from xpnet.validation import InputError
+
+N = 400
+
+
+@pytest.fixture(autouse=True)
+def _slow_only_when_asked(request: pytest.FixtureRequest) -> None:
+    """``slow`` tests run only when ``-m`` names them (pyproject does not deselect them by default)."""
+    if request.node.get_closest_marker("slow") and "slow" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("slow: run with -m slow")
+
+
+def write_npy(path: Path, rows: int, seed: int = 0, chunk: int = 50_000) -> Path:
+    """A (rows, 400) float32 .npy in [0, 1), written chunk by chunk (never whole in memory)."""
+    rng = np.random.default_rng(seed)
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (rows, N)})
+        for lo in range(0, rows, chunk):
+            rng.random((min(chunk, rows - lo), N), dtype=np.float32).tofile(f)
+    return path
+
+
+# -- peak memory, measured in a subprocess -----------------------------------------------------
+
+_MEASURE = r"""
+import json, sys
+import numpy as np
+import xpnet
+
+path, backend, batch = sys.argv[1], sys.argv[2], None if sys.argv[3] == "None" else int(sys.argv[3])
+
+def kib(key):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
+
+model = xpnet.Model(xpnet.init_params(seed=0), backend)
+X = np.load(path, mmap_mode="r")
+model.predict_proba(np.array(X[:64]), batch_size=batch)  # warm-up: lazy imports and first allocations
+try:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset VmHWM to the current RSS (Linux >= 4.0)
+    reset = True
+except OSError:
+    reset = False
+before = kib("VmRSS")
+p = model.predict_proba(X, batch_size=batch)
+peak = kib("VmHWM")
+rows = np.linspace(0, len(X) - 1, 50).astype(int)
+print(json.dumps({"before_kib": before, "peak_kib": peak, "hwm_reset": reset, "shape": list(p.shape),
+                  "rows": rows.tolist(), "p": p[rows, 0].tolist(), "finite": bool(np.isfinite(p).all())}))
+"""
+
+
+def measure_predict(path: Path, backend: str, batch_size: int | None) -> dict:
+    """Peak RSS growth of a fresh process predicting the memmap at ``path`` (MiB), and sample probabilities."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, "-c", _MEASURE, str(path), backend, str(batch_size)], env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["growth_mib"] = (result["peak_kib"] - result["before_kib"]) / 1024
+    result["file_mib"] = path.stat().st_size / 2**20
+    print(f"\n{backend} batch_size={batch_size}: file {result['file_mib']:.0f} MiB, RSS before "
+          f"{result['before_kib'] / 1024:.0f} MiB, peak growth {result['growth_mib']:.1f} MiB "
+          f"({100 * result['growth_mib'] / result['file_mib']:.1f}% of the file)")
+    return result
+
+
+def _check_sample(result: dict, path: Path) -> None:
+    X = np.load(path, mmap_mode="r")
+    rows = result["rows"]
+    expected = xpnet.Model(xpnet.init_params(seed=0), "numpy").predict_proba(np.array(X[rows]))
+    assert result["finite"] and result["shape"] == [len(X), 1]
+    np.testing.assert_allclose(result["p"], expected[:, 0], rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def file_200k(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_npy(tmp_path_factory.mktemp("big") / "X200k.npy", 200_000)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads peak RSS from /proc")
+@pytest.mark.parametrize("backend_name", ["numpy", "torch"])
+def test_predicting_a_memmap_keeps_peak_memory_below_a_quarter_of_the_file(file_200k, backend_name):
+    if not xpnet.backends.status(backend_name, "cpu").available:
+        pytest.skip(f"{backend_name} is not installed")
+    result = measure_predict(file_200k, backend_name, 8192)
+    assert result["growth_mib"] < 0.25 * result["file_mib"]
+    _check_sample(result, file_200k)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads peak RSS from /proc")
+def test_the_memory_measurement_sees_a_file_sized_peak_when_the_file_is_read_in_one_chunk(file_200k):
+    """Control: one chunk of the whole file must show a peak near the file's size, or the measurement is blind."""
+    result = measure_predict(file_200k, "numpy", 200_000)
+    assert result["growth_mib"] > 0.8 * result["file_mib"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads peak RSS from /proc")
+@pytest.mark.parametrize("backend_name", ["numpy", "jax", "torch", "tensorflow"])
+def test_predicting_the_issues_2m_row_memmap_keeps_peak_memory_below_a_quarter_of_its_3_gb(
+    tmp_path_factory, backend_name
+):
+    if not xpnet.backends.status(backend_name, "cpu").available:
+        pytest.skip(f"{backend_name} is not installed")
+    folder = tmp_path_factory.getbasetemp() / "big2m"
+    folder.mkdir(exist_ok=True)
+    path = folder / "X2m.npy"
+    if not path.exists():
+        write_npy(path, 2_000_000)
+    result = measure_predict(path, backend_name, None)  # the default chunk for memmaps
+    assert result["growth_mib"] < 0.25 * result["file_mib"]
+    _check_sample(result, path)
+
+
+# -- chunking gives the same answers -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def data() -> np.ndarray:
+    return np.random.default_rng(7).random((300, N), dtype=np.float32)
+
+
+@pytest.mark.parametrize("batch_size", [7, 128, 300, 10_000])
+def test_chunked_predict_equals_one_chunk_on_every_backend(backend, data, batch_size):
+    model = xpnet.Model(xpnet.init_params(seed=1), backend)
+    # torch.compile takes seconds per shape: its chunks run eagerly here, jit's padding is checked below
+    for variant in ("matmul",) if backend.name == "torch" else ("matmul", "jit"):
+        whole = model.predict_proba(data, variant)
+        chunked = model.predict_proba(data, variant, batch_size=batch_size)
+        assert chunked.shape == whole.shape == (300, 1) and chunked.dtype == whole.dtype
+        np.testing.assert_allclose(chunked, whole, rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(model.predict(data, variant, batch_size=batch_size), (whole >= 0.5))
+
+
+def test_chunked_forward_concatenates_on_the_device(backend, data):
+    model = xpnet.Model(xpnet.init_params(seed=1), backend)
+    out = model.forward(data, batch_size=128)
+    assert xpnet.backends.owner(out) == backend.name and tuple(out.shape) == (300, 1)
+    np.testing.assert_allclose(backend.to_numpy(out), model.predict_proba(data), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(backend.to_numpy(model.forward(data[:5], "loop", batch_size=2)),
+                               model.predict_proba(data[:5]), rtol=1e-5)
+
+
+def test_a_memmap_on_every_backend_gives_the_in_memory_answer(backend, data, tmp_path):
+    np.save(tmp_path / "X.npy", data)
+    X = np.load(tmp_path / "X.npy", mmap_mode="r")
+    model = xpnet.Model(xpnet.init_params(seed=1), backend)
+    np.testing.assert_allclose(model.predict_proba(X, batch_size=100), model.predict_proba(data), rtol=1e-6)
+
+
+def test_a_non_finite_value_in_a_later_chunk_is_reported_at_its_index_in_the_whole_array(backend, data, tmp_path):
+    bad = data.copy()
+    bad[237, 11] = np.inf
+    np.save(tmp_path / "X.npy", bad)
+    model = xpnet.Model(backend=backend)
+    for X in (np.load(tmp_path / "X.npy", mmap_mode="r"), bad, model.asarray(bad)):
+        with pytest.raises(InputError, match=r"X has a non-finite value \(inf\) at index \(237, 11\)"):
+            model.predict_proba(X, batch_size=50)
+    with np.errstate(invalid="ignore"):  # opted out of the scan: the inf runs through (NaN, as NumPy)
+        p = model.predict_proba(bad, batch_size=50, check_finite=False)
+    assert p.shape == (300, 1)
+
+
+def test_jit_chunks_are_padded_to_one_compiled_shape(data):
+    model = xpnet.Model(backend="numpy")
+    shapes = []
+    fn = model.forward_fn("jit")
+    model._compiled = lambda layers, X: shapes.append(tuple(X.shape)) or fn(layers, X)
+    p = model.predict_proba(data, "jit", batch_size=128)  # 128 + 128 + 44 rows
+    assert shapes == [(128, N)] * 3
+    np.testing.assert_allclose(p, model.predict_proba(data), rtol=1e-6)
+
+
+def test_a_memmap_without_batch_size_is_read_in_default_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(api, "MAPPED_BATCH_SIZE", 64)
+    np.save(tmp_path / "X.npy", np.zeros((300, N), np.float32))
+    model, rows = xpnet.Model(), []
+    asarray = model.backend.asarray
+    monkeypatch.setattr(model.backend, "asarray", lambda x, dtype="float32": rows.append(len(x)) or asarray(x, dtype))
+    model.predict_proba(np.load(tmp_path / "X.npy", mmap_mode="r"))
+    assert rows == [64, 64, 64, 64, 44]
+    rows.clear()
+    model.predict_proba(np.zeros((300, N), np.float32))  # in memory: one chunk
+    assert rows == [300]
+    assert MAPPED_BATCH_SIZE == 65536
+
+
+@pytest.mark.parametrize("mode", ["r", "r+", "c"])
+def test_releasing_pages_keeps_every_memmap_mode_correct(tmp_path, mode):
+    """r+ writes stay in the file; a copy-on-write ("c") memmap keeps the user's private edits (no page is dropped)."""
+    np.save(tmp_path / "X.npy", np.zeros((256, N), np.float32))
+    X = np.load(tmp_path / "X.npy", mmap_mode=mode)
+    if mode != "r":
+        X[200, :] = 5.0  # an edit the predict must see, and must not discard
+    model = xpnet.Model(xpnet.init_params(seed=2))
+    p = model.predict_proba(X, batch_size=16)
+    expected = model.predict_proba(np.array(X))
+    np.testing.assert_array_equal(p, expected)
+    if mode != "r":
+        assert (X[200] == 5.0).all()
+        assert p[200, 0] != p[0, 0]
+    assert (MappedPages.of(X) is None) == (mode == "c")
+
+
+# -- out of memory: halve the chunk, then a clear error ----------------------------------------
+
+
+def _real_out_of_memory_error(backend) -> BaseException:
+    """The framework's own error for an allocation that cannot succeed (1 PiB: beyond any address space).
+
+    TensorFlow's CPU allocator retries for 10 s before it gives up, so its error is built, not provoked.
+    """
+    n = 2**48
+    if backend.name == "tensorflow":
+        return backend.module.errors.ResourceExhaustedError(
+            None, None, f"OOM when allocating tensor with shape[{n}] and type float on {backend.device}")
+    try:
+        if backend.name == "torch":
+            backend.module.empty(n)
+        elif backend.name == "jax":
+            backend.xp.zeros(n).block_until_ready()
+        else:
+            np.empty(n, np.float32)
+    except Exception as err:  # noqa: BLE001 - whatever the framework raises is what is checked
+        return err
+    raise AssertionError("a 1 PiB allocation succeeded")
+
+
+def test_each_backend_recognises_its_frameworks_real_out_of_memory_error(backend):
+    if backend.device != "cpu":
+        pytest.skip("a 1 PiB allocation is tried on the CPU only")
+    err = _real_out_of_memory_error(backend)
+    assert backend.is_out_of_memory(err), f"{type(err).__name__}: {err}"
+    assert not backend.is_out_of_memory(ValueError("matmul: shapes do not match"))
+    assert not backend.is_out_of_memory(RuntimeError("expected scalar type Float but found Double"))
+
+
+def _model_failing_above(backend, rows_that_fit: int, err: BaseException, calls: list[int]) -> xpnet.Model:
+    model = xpnet.Model(xpnet.init_params(seed=3), backend)
+    fn = model.forward_fn("matmul")
+
+    def forward(layers, X):
+        calls.append(int(X.shape[0]))
+        if X.shape[0] > rows_that_fit:
+            raise err
+        return fn(layers, X)
+
+    model.forward_fn = lambda variant="matmul": forward
+    return model
+
+
+def test_out_of_memory_halves_the_chunk_until_it_fits_and_says_so(backend, data):
+    err = _real_out_of_memory_error(backend) if backend.device == "cpu" else MemoryError("out of memory")
+    calls: list[int] = []
+    model = _model_failing_above(backend, 40, err, calls)
+    with pytest.warns(RuntimeWarning, match=r"out of memory on chunks of 300 rows; ran in chunks of 37 rows "
+                                            r"instead \(pass batch_size=37"):
+        p = model.predict_proba(data)
+    assert calls[:4] == [300, 150, 75, 37]
+    assert max(calls[3:]) <= 37
+    reference = xpnet.Model(xpnet.init_params(seed=3), backend).predict_proba(data)
+    np.testing.assert_allclose(p, reference, rtol=1e-6, atol=1e-7)
+
+
+def test_out_of_memory_even_on_one_row_names_the_sizes(backend, data):
+    err = _real_out_of_memory_error(backend) if backend.device == "cpu" else MemoryError("out of memory")
+    calls: list[int] = []
+    model = _model_failing_above(backend, 0, err, calls)
+    with pytest.raises(DeviceMemoryError, match=rf"{backend.name} on {backend.device} ran out of memory even on a "
+                                                r"chunk of 1 row of 400 float32 features") as info:
+        model.predict_proba(data, batch_size=64)
+    assert calls == [64, 32, 16, 8, 4, 2, 1]
+    assert info.value.__cause__ is err and isinstance(info.value, RuntimeError)  # the CLI's exit status 2
+
+
+def test_an_error_that_is_not_out_of_memory_is_not_retried(data):
+    calls: list[int] = []
+    model = _model_failing_above("numpy", 0, ValueError("a bug, not a lack of memory"), calls)
+    with pytest.raises(ValueError, match="a bug"):
+        model.predict_proba(data, batch_size=64)
+    assert calls == [64]
+
+
+# -- progress ------------------------------------------------------------------------------------
+
+
+def test_progress_bar_goes_to_stderr_only_when_asked(data, capsys):
+    model = xpnet.Model()
+    model.predict(data, batch_size=100, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "300/300 rows 100.0%" in captured.err and captured.err.endswith("\n")
+    model.predict(data, batch_size=100)
+    assert capsys.readouterr().err == ""
