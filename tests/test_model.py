@@ -232,3 +232,13 @@ def test_model_forward_checks_the_input_shape():
 def test_jit_variant_is_compiled_once_and_reused(backend):
     m = xpnet.Model(backend=backend)
     assert m.forward_fn("jit") is m.forward_fn("jit")
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path):
+    path = model.save(model.init_params(), tmp_path / "w.npz")
+    umask = __import__("os").umask(0)
+    __import__("os").umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    path.chmod(0o640)
+    model.save(model.init_params(seed=1), path)
+    assert path.stat().st_mode & 0o777 == 0o640  # replacing a file keeps its mode
