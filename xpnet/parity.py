@@ -17,7 +17,7 @@ import numpy as np
 from xpnet import backends
 from xpnet.api import Model
 from xpnet.model import VARIANTS, Params, forward_matmul, init_params
-from xpnet.validation import host_features
+from xpnet.validation import check_choice, host_features
 
 
 @dataclass(frozen=True)
@@ -139,19 +139,11 @@ def check(
     names = list(backend_names) if backend_names is not None else backends.names()
     for name in names:
         backends.backend_class(name)  # unknown names fail before any work
-    if devices is not None:
-        known = {device for name in names for device in backends.backend_class(name).devices}
-        for device in devices:
-            if device not in known:
-                raise ValueError(f"unknown device {device!r} for backends {', '.join(names)}; "
-                                 f"known devices: {', '.join(sorted(known))}")
-    variants, dtypes = list(variants), list(dtypes)
-    for variant in variants:
-        if variant not in VARIANTS:
-            raise ValueError(f"unknown variant {variant!r}; known variants: {', '.join(VARIANTS)}")
-    for dtype in dtypes:
-        if dtype not in TOLERANCES:
-            raise ValueError(f"unknown dtype {dtype!r}; known dtypes: {', '.join(TOLERANCES)}")
+    known_devices = sorted({device for name in names for device in backends.backend_class(name).devices})
+    for device in devices or ():
+        check_choice(device, known_devices, "device")
+    variants = [check_choice(v, VARIANTS, "variant") for v in variants]
+    dtypes = [check_choice(d, TOLERANCES, "dtype") for d in dtypes]
     report = ParityReport()
     for name, device in backends.pairs():
         if name not in names or (devices is not None and device not in devices):
