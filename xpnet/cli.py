@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", default=None, help="draw the 8x8 digit grid (and FILE-misclassified.png)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
+    p = sub.add_parser("bench", help="time every variant on every backend and device beside Keras, native code, "
+                                     "ONNX Runtime and the measured roofline (pytest-benchmark)")
+    from xpnet.bench import cli as bench_cli
+
+    bench_cli.add_arguments(p)
+
     p = sub.add_parser("run", help="the whole lab: train, save, parity, timings, pictures, report folder")
     _data_arguments(p)
     p.add_argument("--backend", default="numpy", help="backend to train on (default: numpy)")
@@ -215,6 +221,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if len(evals) > 1:
         print(f"backends agree on every prediction: {'yes' if agree else 'NO'}")
     return 0
+
+
+@command
+def cmd_bench(args: argparse.Namespace) -> int:
+    from xpnet.bench import cli as bench_cli
+
+    return bench_cli.run(args)
 
 
 @command
