@@ -36,6 +36,11 @@ class TorchBackend(Backend):
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         torch.set_float32_matmul_precision("highest")
+        # torch.compile falls back to eager *silently* (a log line) after 8 recompilations of one
+        # function, and every Model's jit forward is the same function: allow more, and fail loudly.
+        dynamo = torch._dynamo.config
+        dynamo.recompile_limit = max(dynamo.recompile_limit, 64)
+        dynamo.fail_on_recompile_limit_hit = True
 
     def _namespace(self) -> Any:
         import array_api_compat.torch

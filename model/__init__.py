@@ -17,6 +17,7 @@ from .network import (
     VARIANTS,
     LayerSpec,
     Network,
+    bind_activations,
     forward_loop,
     forward_matmul,
     forward_one_loop,
@@ -42,7 +43,8 @@ def from_keras(model: Any) -> Params:
 
 __all__ = [
     "ACTIVATIONS", "FileFormatError", "activation", "LAB_NETWORK", "LayerSpec", "Network", "Params", "THRESHOLD",
-    "VARIANTS", "dense", "dense_loop", "describe", "forward_loop", "forward_matmul", "forward_one_loop",
+    "VARIANTS", "bind_activations", "dense", "dense_loop", "describe", "forward_loop", "forward_matmul",
+    "forward_one_loop",
     "from_keras", "init_params", "linear", "load", "predict_from_proba", "relu", "save", "sigmoid",
     "summary", "to_keras",
 ]

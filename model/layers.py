@@ -31,4 +31,8 @@ def dense(A_in: Any, W: Any, b: Any, g: Callable[[Any], Any], *, xp: Any = None)
     ``g(A_in @ W + b)``, of shape (m, j), or (j,) for one example.
     """
     xp = namespace_of(A_in, W, b) if xp is None else xp
-    return g(xp.matmul(A_in, W) + b)
+    # The standard's ``@`` operator where it is a matrix product: it skips array-api-compat's Python
+    # wrapper around torch.matmul (about 20 us of an 80 us forward at m = 1, measured); a 1-D input
+    # goes through xp.matmul, which every namespace (TensorFlow's included) defines for vectors.
+    Z = A_in @ W if A_in.ndim == 2 else xp.matmul(A_in, W)
+    return g(Z + b)

@@ -7,7 +7,7 @@ layers' ``(W, b)`` pairs as arrays of any Array API namespace ``xp``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -75,26 +75,37 @@ LAB_NETWORK = Network(
 Layers = Sequence[tuple[Any, Any]]
 
 
-def forward_matmul(layers: Layers, X: Any, activations: Sequence[str], xp: Any) -> Any:
+Activations = Sequence[str | Callable[[Any], Any]]
+
+
+def bind_activations(activations: Activations, xp: Any) -> tuple[Callable[[Any], Any], ...]:
+    """Activation names as functions of z alone with ``xp`` bound; callables pass through.
+
+    Hot loops bind once (``xpnet.Model`` does) and pass the result, saving the look-ups per call.
+    """
+    return tuple(partial(activation(a), xp=xp) if isinstance(a, str) else a for a in activations)
+
+
+def forward_matmul(layers: Layers, X: Any, activations: Activations, xp: Any) -> Any:
     """Probabilities for a batch X (m, n) -> (m, units_out): one ``dense`` per layer.
 
     A 1-D X is one example and gives a 1-D result.
     """
     A = X
-    for (W, b), name in zip(layers, activations, strict=True):
-        A = dense(A, W, b, partial(activation(name), xp=xp), xp=xp)
+    for (W, b), g in zip(layers, bind_activations(activations, xp), strict=True):
+        A = dense(A, W, b, g, xp=xp)
     return A
 
 
-def forward_one_loop(layers: Layers, x: Any, activations: Sequence[str], xp: Any) -> Any:
+def forward_one_loop(layers: Layers, x: Any, activations: Activations, xp: Any) -> Any:
     """One example (n,) through every layer, one unit at a time (the lab's ``my_sequential``)."""
     a = x
-    for (W, b), name in zip(layers, activations, strict=True):
-        a = dense_loop(a, W, b, partial(activation(name), xp=xp), xp=xp)
+    for (W, b), g in zip(layers, bind_activations(activations, xp), strict=True):
+        a = dense_loop(a, W, b, g, xp=xp)
     return a
 
 
-def forward_loop(layers: Layers, X: Any, activations: Sequence[str], xp: Any) -> Any:
+def forward_loop(layers: Layers, X: Any, activations: Activations, xp: Any) -> Any:
     """A batch one example at a time (the lab's ``my_predict``); 1-D X is one example."""
     if X.ndim == 1:
         return forward_one_loop(layers, X, activations, xp)

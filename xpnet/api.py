@@ -28,6 +28,7 @@ from xpnet.model import (
     THRESHOLD,
     VARIANTS,
     Params,
+    bind_activations,
     forward_loop,
     forward_matmul,
     init_params,
@@ -106,7 +107,8 @@ class Model:
         here specialises on shapes) and then reused.
         """
         check_choice(variant, VARIANTS, "variant")
-        xp, acts = self.backend.xp, self.network.activations
+        xp = self.backend.xp
+        acts = bind_activations(self.network.activations, xp)
         if variant == "matmul":
             return lambda layers, X: forward_matmul(layers, X, acts, xp)
         if variant == "loop":

@@ -1,0 +1,151 @@
+"""``xpnet bench``: run the benchmark suite, print the table and the targets, write the JSON and the plot.
+
+The suite is ``pytest bench/`` with pytest-benchmark, run in this process; this command
+chooses its options, then reads pytest-benchmark's JSON back (``xpnet.bench.report``).
+Exit status: 0 when every row ran and was right, 1 when a row failed (a wrong result
+fails its row), 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+#: --quick: the default sizes, and this long per row.
+QUICK_MAX_TIME = 0.1
+#: Share of the CPUs used by other processes above which the machine counts as busy (see report.NOISY).
+QUIET_LOAD = 0.1
+
+
+def _csv(text: str) -> str:
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return ",".join(items)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``xpnet bench``."""
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a short run: sizes 1,64,1000 and {QUICK_MAX_TIME} s per row (default: every size "
+                             "up to 1e6, 1 s per row)")
+    parser.add_argument("--backends", type=_csv, default=None, help="comma-separated backends (default: all)")
+    parser.add_argument("--devices", type=_csv, default=None, help="comma-separated devices (default: all)")
+    parser.add_argument("--sizes", type=_csv, default=None,
+                        help="comma-separated batch sizes, 1e6 allowed (default: 1,64,1000,100000,1000000)")
+    parser.add_argument("--dtypes", type=_csv, default=None,
+                        help="dtypes (default: float32 at every size, float64 and bfloat16 at m=1000 and 1e5)")
+    parser.add_argument("--peers", type=_csv, default=None,
+                        help="native,keras,onnxruntime (default: all) or none")
+    parser.add_argument("--max-time", type=float, default=None, metavar="SECONDS", help="timing per row")
+    parser.add_argument("--json", metavar="FILE", default=None, help="keep pytest-benchmark's JSON in FILE")
+    parser.add_argument("--compare", metavar="OLD.json", default=None,
+                        help="compare with an earlier --json (pytest-benchmark's comparison, and a 'vs old' column)")
+    parser.add_argument("--plot", metavar="FILE", default="xpnet-bench.png",
+                        help="log-log plot of examples/s against m (default: %(default)s; '' for none)")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    parser.add_argument("--report-only", metavar="RUN.json", default=None,
+                        help="run nothing: report an earlier --json")
+    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                        help="wait up to SECONDS in all for other processes to leave the CPUs idle: before the "
+                             "run, and before each row that follows one timed on a busy machine (a shared "
+                             "machine's neighbours stall multi-threaded BLAS by milliseconds per call)")
+
+
+def pytest_args(args: argparse.Namespace, json_path: str) -> list[str]:
+    """The pytest command line for ``args``."""
+    sizes = args.sizes or ("default" if args.quick else "all")
+    max_time = args.max_time if args.max_time is not None else (QUICK_MAX_TIME if args.quick else 1.0)
+    argv = [str(BENCH_DIR), "-q", "-p", "no:cacheprovider", "--benchmark-only", "--benchmark-enable",
+            f"--benchmark-json={json_path}", f"--benchmark-max-time={max_time}",
+            "--benchmark-min-rounds=3", "--benchmark-sort=mean",
+            "--benchmark-columns=min,median,iqr,ops,rounds,iterations", f"--bench-sizes={sizes}"]
+    for option, value in (("--bench-backends", args.backends), ("--bench-devices", args.devices),
+                          ("--bench-dtypes", args.dtypes), ("--bench-peers", args.peers)):
+        if value:
+            argv.append(f"{option}={value}")
+    if args.wait_quiet:
+        argv.append(f"--bench-wait-quiet={args.wait_quiet}")
+    if args.compare:
+        argv.append(f"--benchmark-compare={Path(args.compare).resolve()}")
+    return argv
+
+
+def wait_quiet(seconds: float, threshold: float = QUIET_LOAD, window: float = 5.0) -> float | None:
+    """Wait until other processes use less than ``threshold`` of the CPUs over ``window`` seconds, at most
+    ``seconds``; the last load seen (None where it cannot be measured)."""
+    import time
+
+    from xpnet.bench.harness import CpuMeter
+
+    deadline = time.monotonic() + seconds
+    while True:
+        meter = CpuMeter()
+        meter.start()
+        time.sleep(window)
+        load = meter.stop()
+        if load is None or load < threshold or time.monotonic() >= deadline:
+            return load
+        print(f"xpnet bench: other processes use {load:.0%} of the CPUs; waiting", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the suite as ``args`` ask, then report; the exit status (0, 1 or 2)."""
+    from xpnet.bench import report
+
+    if args.compare and not Path(args.compare).is_file():
+        print(f"xpnet bench: error: no such file: {args.compare}", file=sys.stderr)
+        return 2
+    status = 0
+    if args.report_only:
+        json_path = args.report_only
+    else:
+        import pytest
+
+        if args.wait_quiet > 0:
+            load = wait_quiet(args.wait_quiet)
+            if load is not None and load >= QUIET_LOAD:
+                print(f"xpnet bench: warning: starting while other processes use {load:.0%} of the CPUs",
+                      file=sys.stderr)
+        json_path = args.json or str(Path(tempfile.mkdtemp(prefix="xpnet-bench-")) / "bench.json")
+        code = pytest.main(pytest_args(args, json_path))
+        if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            print(f"xpnet bench: error: pytest exited with {code!r}", file=sys.stderr)
+            return 2
+        status = 0 if code == pytest.ExitCode.OK else 1
+    if not Path(json_path).is_file():
+        print(f"xpnet bench: error: no results in {json_path}", file=sys.stderr)
+        return 2
+    data = report.load(json_path)
+    found = report.rows(data)
+    old = report.rows(report.load(args.compare)) if args.compare else None
+    limits = data.get("xpnet", {}).get("limits")
+    print()
+    print(report.summary(data))
+    print()
+    print(report.table(found, markdown=args.markdown, old=old, limits=limits))
+    print()
+    print(report.targets_text(found, markdown=args.markdown))
+    noisy = report.noisy(found, QUIET_LOAD)
+    if noisy:
+        print(f"\nwarning: {len(noisy)} rows ran while other processes used over 10% of the CPUs "
+              f"(worst {max(r.foreign_load or 0 for r in noisy):.0%}); their times may be inflated")
+    if args.plot:
+        print(f"\nplot: {report.plot(found, args.plot, limits)}")
+    if args.json:
+        print(f"json: {args.json}")
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m xpnet.bench.cli``: the same command without the ``xpnet`` entry point."""
+    parser = argparse.ArgumentParser(prog="xpnet bench", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

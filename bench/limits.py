@@ -1,0 +1,130 @@
+"""The physical limits of each device, measured at the start of a run: memory bandwidth and matmul peak.
+
+Every row of the report is set against the roofline of its device and dtype,
+``min(bandwidth / bytes per example, peak / FLOP per example)``, with
+bytes per example = 400 inputs x the dtype's size (reading X dominates: the weights,
+40 KB, stay in cache) and 20_780 FLOP per example (2 x (400*25 + 25*15 + 15*1), the
+three matmuls). Both limits are measured with each available backend's Array API
+namespace on the device (a large copy, ``-x``; a large square matmul) and the best
+backend is kept: the limit is what the hardware gives the best library here, not a
+datasheet number.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from xpnet import backends
+from xpnet.model import LAB_NETWORK, Network
+
+#: Bytes of one element, by dtype name.
+ITEMSIZE = {"float32": 4, "float64": 8, "bfloat16": 2}
+
+
+def flop_per_example(network: Network = LAB_NETWORK) -> int:
+    """Multiply-adds of the matmuls, counted as 2 FLOP each: 20_780 for the lab's network."""
+    return sum(2 * n_in * n_out for (n_in, n_out), _ in network.shapes)
+
+
+def bytes_per_example(dtype: str, network: Network = LAB_NETWORK) -> int:
+    """Bytes of input read per example: 1_600 in float32."""
+    return network.input_dim * ITEMSIZE[dtype]
+
+
+@dataclass
+class DeviceLimits:
+    """Measured limits of one device: bandwidth in bytes/s, peak FLOP/s by dtype, and who achieved them."""
+
+    device: str
+    bandwidth: float
+    bandwidth_by: str
+    peak: dict[str, float] = field(default_factory=dict)
+    peak_by: dict[str, str] = field(default_factory=dict)
+
+    def roofline(self, dtype: str, network: Network = LAB_NETWORK) -> float | None:
+        """Examples/s the device allows in ``dtype``; None when no backend could run a matmul in it."""
+        peak = self.peak.get(dtype)
+        if peak is None:
+            return None
+        return min(self.bandwidth / bytes_per_example(dtype, network), peak / flop_per_example(network))
+
+    def bound(self, dtype: str, network: Network = LAB_NETWORK) -> str:
+        """Which limit binds: "memory" or "compute"."""
+        peak = self.peak.get(dtype, math.inf)
+        return "memory" if self.bandwidth / bytes_per_example(dtype, network) < peak / flop_per_example(network) \
+            else "compute"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"roofline": {d: self.roofline(d) for d in self.peak}}
+
+
+def physical(device: str) -> str:
+    """The hardware a backend's device name stands for: "cpu", or "gpu" for jax's "gpu", torch's "cuda", ...."""
+    return "cpu" if device == "cpu" else "gpu"
+
+
+def best_time(fn: Callable[[], Any], repeats: int) -> float:
+    """The fastest of ``repeats`` calls of ``fn`` (after one untimed call): the least disturbed one."""
+    fn()
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def copy_bandwidth(be: backends.Backend, nbytes: int, repeats: int = 5) -> float:
+    """Bytes/s of ``y = -x`` on ``nbytes`` of float32 (read + write counted, as STREAM's copy)."""
+    x = be.asarray(np.ones(nbytes // 4, dtype=np.float32), "float32")
+    return 2 * nbytes / best_time(lambda: be.sync(-x), repeats)
+
+
+def matmul_peak(be: backends.Backend, dtype: str, min_seconds: float, max_n: int, repeats: int = 3) -> float:
+    """FLOP/s of an n x n matmul, n doubled from 256 until one product takes ``min_seconds`` (or reaches max_n)."""
+    rng = np.random.default_rng(0)
+    n, xp = 256, be.xp
+    while True:
+        a = be.asarray(rng.random((n, n), dtype=np.float32), dtype)
+        b = be.asarray(rng.random((n, n), dtype=np.float32), dtype)
+        t = best_time(lambda a=a, b=b: be.sync(xp.matmul(a, b)), repeats)
+        if t >= min_seconds or n >= max_n:
+            return 2 * n**3 / t
+        n *= 2
+
+
+def measure(
+    pairs: Iterable[tuple[str, str]],
+    dtypes: Iterable[str] = ("float32",),
+    quick: bool = False,
+) -> dict[str, DeviceLimits]:
+    """Limits of every device among the available (backend, device) ``pairs``, best backend kept.
+
+    Keyed by :func:`physical` device, so that torch's "cuda" and JAX's "gpu" share one GPU's limits.
+
+    ``quick`` measures small sizes only (for test runs, where the numbers are not reported).
+    """
+    cpu = {"nbytes": 1 << 28, "min_seconds": 0.05, "max_n": 4096}   # 256 MiB: 8x the 32 MiB L3 here
+    gpu = {"nbytes": 1 << 31, "min_seconds": 0.05, "max_n": 16384}  # 2 GiB: far past any GPU's L2
+    small = {"nbytes": 1 << 22, "min_seconds": 0.0, "max_n": 256}
+    found: dict[str, DeviceLimits] = {}
+    for name, device in pairs:
+        be = backends.get(name, device)
+        size = small if quick else (cpu if device == "cpu" else gpu)
+        bw = copy_bandwidth(be, size["nbytes"])
+        lim = found.setdefault(physical(device), DeviceLimits(physical(device), 0.0, ""))
+        if bw > lim.bandwidth:
+            lim.bandwidth, lim.bandwidth_by = bw, name
+        for dtype in dtypes:
+            if be.dtype_missing(dtype):
+                continue
+            peak = matmul_peak(be, dtype, size["min_seconds"], size["max_n"])
+            if peak > lim.peak.get(dtype, 0.0):
+                lim.peak[dtype], lim.peak_by[dtype] = peak, name
+    return found

@@ -1,0 +1,185 @@
+"""Tests of the bench's own machinery, no timing: the matrix, the checks, the limits, the report, the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from xpnet import backends
+from xpnet.bench import cases, cli, harness, limits, report
+from xpnet.model import init_params
+from xpnet.parity import reference, sample_inputs
+
+
+def test_matrix_covers_every_registry_pair_and_variant() -> None:
+    rows = cases.matrix(sizes=cases.DEFAULT_SIZES)
+    pairs = {(c.backend, c.device) for c in rows if c.impl == "xpnet"}
+    assert pairs == set(backends.pairs())
+    for name, device in backends.pairs():
+        compiled = backends.backend_class(name).compiler is not None
+        variants = {c.variant for c in rows if (c.impl, c.backend, c.device) == ("xpnet", name, device)}
+        assert variants == ({"loop", "matmul", "jit"} if compiled else {"loop", "matmul"})
+    assert {c.m for c in rows if c.variant == "loop"} == set(cases.LOOP_SIZES)
+    assert {c.dtype for c in rows if c.m != 1000} == {"float32"}  # other dtypes where they change the work
+    assert {c.dtype for c in rows if c.m == 1000 and c.impl == "xpnet"} == set(cases.DTYPES)
+    assert len({(c.impl, c.id) for c in rows}) == len(rows)
+
+
+def test_matrix_filters_and_big_sizes() -> None:
+    rows = cases.matrix(sizes=cases.ALL_SIZES, backend_names=["numpy"], devices=["cpu"], peers=["onnxruntime"])
+    assert {c.impl for c in rows} == {"xpnet", "onnxruntime"}
+    assert {c.backend for c in rows if c.impl == "xpnet"} == {"numpy"}
+    assert [c.m for c in rows] == sorted(c.m for c in rows)  # run order: by batch size
+    assert {c.m for c in rows if c.big} == {100_000, 1_000_000}
+    assert not cases.matrix(devices=["gpu"], peers=["keras", "onnxruntime"], backend_names=["numpy"])
+    with pytest.raises(ValueError, match="unknown backend"):
+        cases.matrix(backend_names=["nope"])
+    with pytest.raises(ValueError, match="unknown dtype"):
+        cases.matrix(dtypes=["float16"])
+
+
+def test_parse_sizes() -> None:
+    assert cases.parse_sizes("default") == cases.DEFAULT_SIZES
+    assert cases.parse_sizes("all") == cases.ALL_SIZES
+    assert cases.parse_sizes("1e6,64,1_000") == (64, 1000, 1_000_000)
+    with pytest.raises(ValueError):
+        cases.parse_sizes("0.5")
+
+
+def test_group_order_follows_the_run() -> None:
+    names = ["jit float32 m=1000", "matmul float32 m=64", "matmul float32 m=1000000", "loop float32 m=1", "x"]
+    assert sorted(names, key=cases.group_order) == [
+        "loop float32 m=1", "matmul float32 m=64", "matmul float32 m=1000000", "jit float32 m=1000", "x"]
+
+
+def test_limits_arithmetic() -> None:
+    assert limits.flop_per_example() == 20_780
+    assert limits.bytes_per_example("float32") == 1_600
+    lim = limits.DeviceLimits("cpu", bandwidth=16e9, bandwidth_by="numpy", peak={"float32": 145e9})
+    assert lim.roofline("float32") == pytest.approx(min(16e9 / 1600, 145e9 / 20_780))
+    assert lim.bound("float32") == "compute"
+    assert lim.roofline("float64") is None
+    assert limits.physical("cuda") == limits.physical("gpu") == "gpu"
+
+
+def test_limits_measure_quick() -> None:
+    found = limits.measure([("numpy", "cpu")], ["float32"], quick=True)
+    assert found["cpu"].bandwidth > 0 and found["cpu"].peak["float32"] > 0
+
+
+def test_buffer_rotation_exceeds_the_cache() -> None:
+    assert harness.buffer_count(1_600) == harness.MAX_BUFFERS
+    assert harness.buffer_count(1_600_000) * 1_600_000 >= harness.ROTATE_BYTES
+    assert harness.buffer_count(1_600_000_000) == 1
+
+
+class _Disabled:
+    """pytest-benchmark's fixture with --benchmark-disable: pedantic runs the target once."""
+
+    def pedantic(self, target: Any, **kwargs: Any) -> Any:
+        return target()
+
+
+def test_a_wrong_result_fails_its_row() -> None:
+    params = init_params(seed=0)
+    xs = [sample_inputs(8, seed=0)]
+    ref = reference(params, xs[0])
+    right = harness.Subject(fn=lambda X: reference(params, X).astype(np.float32), prepare=np.asarray)
+    settings = harness.Settings(disabled=True)
+    assert harness.run(_Disabled(), right, xs, ref, "float32", "right", settings)["max_rel_err"] < 1e-6
+    wrong = harness.Subject(fn=lambda X: reference(params, X) * 1.001, prepare=np.asarray)
+    with pytest.raises(harness.WrongResult, match="wrong result"):
+        harness.run(_Disabled(), wrong, xs, ref, "float32", "wrong", settings)
+    shape = harness.Subject(fn=lambda X: reference(params, X)[:, 0], prepare=np.asarray)
+    with pytest.raises(harness.WrongResult, match="shape"):
+        harness.run(_Disabled(), shape, xs, ref, "float32", "shape", settings)
+
+
+def test_quiet_gate_waits_only_after_a_busy_row_and_within_its_budget() -> None:
+    gate = harness.QuietGate(budget=1.0, threshold=0.1)
+    gate.wait()  # nothing measured yet: no wait
+    assert gate.waited == 0.0
+    gate.last = 2.0  # "busy": waits in half-second samples until quiet or out of budget
+    gate.wait()
+    assert 0.5 <= gate.waited <= 1.0 and (gate.budget <= 0 or (gate.last or 0) <= 0.1)
+
+
+def test_paired_overhead_measures_a_known_ratio() -> None:
+    x = np.ones(20_000)
+    one = lambda: np.sqrt(x)  # noqa: E731
+    three = lambda: (np.sqrt(x), np.sqrt(x), np.sqrt(x))  # noqa: E731
+    found = harness.paired_overhead(three, 3e-5, one, 1e-5, harness.Settings(max_time=0.05, min_rounds=5))
+    assert 1.0 < found["paired_overhead"] < 4.0  # ~ +200%, with room for a noisy machine
+    assert 1.0 < found["paired_overhead_median"] < 4.0 and found["paired_rounds"] >= harness.PAIRED_MIN_ROUNDS
+
+
+def _bench(impl: str, backend: str, variant: str, column: str, m: int, median: float, **extra: Any) -> dict:
+    return {"name": f"test_{impl}[{backend}-{variant}-{m}]", "stats": {"median": median},
+            "extra_info": {"impl": impl, "backend": backend, "device": "cpu", "variant": variant, "column": column,
+                           "m": m, "dtype": "float32", "roofline": 7e6} | extra}
+
+
+@pytest.fixture
+def run_json(tmp_path: Path) -> Path:
+    data = {
+        "datetime": "2026-01-01T00:00:00", "machine_info": {"python_version": "3.11"},
+        "xpnet": {"limits": {"cpu": {"bandwidth": 16e9, "bandwidth_by": "numpy", "peak": {"float32": 145e9},
+                                     "peak_by": {"float32": "torch"}, "roofline": {"float32": 7e6}}},
+                  "foreign_load": 0.02},
+        "benchmarks": [
+            _bench("xpnet", "numpy", "matmul", "matmul", 1, 20e-6, paired_overhead=0.10),
+            _bench("native", "numpy", "eager", "matmul", 1, 18e-6),
+            _bench("xpnet", "torch", "jit", "jit", 1, 30e-6),
+            _bench("native", "torch", "jit", "jit", 1, 20e-6),
+            _bench("keras", "keras", "predict", "jit", 1, 0.04),
+            _bench("onnxruntime", "onnxruntime", "session", "jit", 1, 12e-6),
+            _bench("xpnet", "numpy", "matmul", "matmul", 1_000_000, 0.5, paired_overhead=0.01),
+            _bench("onnxruntime", "onnxruntime", "session", "jit", 1_000_000, 0.4),
+            {"name": "unrelated", "stats": {"median": 1.0}, "extra_info": {}},
+        ],
+    }
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_report_table_and_targets(run_json: Path, tmp_path: Path) -> None:
+    data = report.load(run_json)
+    found = report.rows(data)
+    assert len(found) == 8
+    index = report._index(found)
+    torch_jit = index[("xpnet", "torch", "cpu", "jit", 1, "float32")]
+    assert report.overhead(torch_jit, index) == pytest.approx(0.5)  # no paired value: ratio of medians
+    assert report.overhead(index[("xpnet", "numpy", "cpu", "matmul", 1, "float32")], index) == 0.10
+    text = report.table(found, limits=data["xpnet"]["limits"])
+    assert "float32, m = 1 (cpu roofline 7 M/s)" in text and "+50%" in text and "numpy (native)" in text
+    assert report.table(found, markdown=True).count("| backend |") == 2
+    status = {what: ok for what, ok, _ in report.targets(found)}
+    assert status["overhead against native <= 25% at m = 1 (float32)"] is False  # torch jit +50%
+    assert status["fastest xpnet CPU path >= 1000x Keras predict at m = 1"] is True  # 0.04 / 20e-6 = 2000x
+    assert status["fastest xpnet CPU path within 2x of ONNX Runtime at m = 1"] is True  # 20 / 12 us
+    assert status["fastest xpnet CPU path >= ONNX Runtime at m = 1,000,000"] is False
+    assert "16.0 GB/s" in report.summary(data)
+    assert report.plot(found, tmp_path / "plot.png", data["xpnet"]["limits"]).stat().st_size > 10_000
+
+
+def test_cli_arguments_and_report_only(run_json: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args(["--quick", "--backends", "numpy, jax", "--sizes", "1,1e6", "--json", "x.json"])
+    argv = cli.pytest_args(args, "x.json")
+    assert "--bench-sizes=1,1e6" in argv and "--bench-backends=numpy,jax" in argv
+    assert "--benchmark-json=x.json" in argv and "--benchmark-max-time=0.1" in argv
+    full = cli.pytest_args(parser.parse_args([]), "y.json")
+    assert "--bench-sizes=all" in full and "--benchmark-max-time=1.0" in full
+    plot = tmp_path / "p.png"
+    args = parser.parse_args(["--report-only", str(run_json), "--compare", str(run_json), "--plot", str(plot)])
+    assert cli.run(args) == 0
+    out = capsys.readouterr().out
+    assert "vs old" in out and "1.00x" in out and plot.exists()
+    assert cli.run(parser.parse_args(["--compare", str(tmp_path / "missing.json")])) == 2
