@@ -38,9 +38,12 @@ class TorchBackend(Backend):
         torch.set_float32_matmul_precision("highest")
         # torch.compile falls back to eager *silently* (a log line) after 8 recompilations of one
         # function, and every Model's jit forward is the same function: allow more, and fail loudly.
+        # (torch < 2.6 names the limit cache_size_limit and has no switch to fail: only the limit is raised.)
         dynamo = torch._dynamo.config
-        dynamo.recompile_limit = max(dynamo.recompile_limit, 64)
-        dynamo.fail_on_recompile_limit_hit = True
+        limit = "recompile_limit" if hasattr(dynamo, "recompile_limit") else "cache_size_limit"
+        setattr(dynamo, limit, max(getattr(dynamo, limit), 64))
+        if hasattr(dynamo, "fail_on_recompile_limit_hit"):
+            dynamo.fail_on_recompile_limit_hit = True
 
     def _namespace(self) -> Any:
         import array_api_compat.torch
