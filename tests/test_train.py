@@ -227,3 +227,20 @@ def test_lab_settings_on_mnist_zeros_and_ones_reach_99_percent_on_every_backend(
         predictions[name] = train_predictions(params, te.X)
     for name, pred in predictions.items():
         np.testing.assert_array_equal(pred, predictions["numpy"], err_msg=name)
+
+
+@pytest.mark.parametrize("inputs", ["all zero", "all identical", "large"])
+@pytest.mark.parametrize("labels", [0.0, 1.0])
+def test_training_on_degenerate_data_stays_finite_without_warnings(backend, dtype, inputs, labels):
+    """Pre-activations far out, labels all at one extreme, constant inputs: loss, gradients and Adam stay finite."""
+    X = {"all zero": np.zeros((40, 6)), "all identical": np.full((40, 6), 0.7), "large": np.full((40, 6), 1e3)}[inputs]
+    y = np.full((40, 1), labels)
+    start = model.init_params(0, SMALL)
+    params = model.Params(SMALL, [W * 50 for W in start.weights], start.biases)  # pre-activations far out
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            trained, history = train.fit(params, X, y, backend=backend.name, device=backend.device, dtype=dtype,
+                                         epochs=3, batch_size=16)
+    assert np.isfinite(history.losses).all()
+    assert all(np.isfinite(a).all() for a in trained.weights + trained.biases)
