@@ -86,7 +86,10 @@ class ParityReport:
                 f"{r.max_rel_err:>12.3e} {r.agreement:>7.1%}  {'yes' if r.ok else 'NO'}"
             )
         lines += [f"skipped: {s}" for s in self.skipped]
-        lines.append(f"parity: {'ok' if self.ok else 'FAILED'} ({sum(r.ok for r in self.rows)}/{len(self.rows)} rows)")
+        if not self.rows:
+            lines.append("parity: FAILED: no requested (backend, device) can run here, so nothing was checked")
+        else:
+            lines.append(f"parity: {'ok' if self.ok else 'FAILED'} ({sum(r.ok for r in self.rows)}/{len(self.rows)} rows)")
         return "\n".join(lines)
 
 
