@@ -89,7 +89,8 @@ class ParityReport:
         if not self.rows:
             lines.append("parity: FAILED: no requested (backend, device) can run here, so nothing was checked")
         else:
-            lines.append(f"parity: {'ok' if self.ok else 'FAILED'} ({sum(r.ok for r in self.rows)}/{len(self.rows)} rows)")
+            passed = sum(r.ok for r in self.rows)
+            lines.append(f"parity: {'ok' if self.ok else 'FAILED'} ({passed}/{len(self.rows)} rows)")
         return "\n".join(lines)
 
 
