@@ -32,6 +32,7 @@ __all__ = [
     "check_feature_shape",
     "check_labels",
     "check_real_dtype",
+    "check_seed",
     "check_threshold",
     "host_array",
     "host_features",
