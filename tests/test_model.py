@@ -242,3 +242,9 @@ def test_saved_files_get_ordinary_permissions(tmp_path):
     path.chmod(0o640)
     model.save(model.init_params(seed=1), path)
     assert path.stat().st_mode & 0o777 == 0o640  # replacing a file keeps its mode
+
+
+def test_predict_from_proba_thresholds_at_one_half_on_every_backend(backend):
+    proba = backend.asarray(np.array([[0.0], [0.4999], [0.5], [0.93]]))
+    out = backend.to_numpy(model.predict_from_proba(proba, backend.xp))
+    np.testing.assert_array_equal(out, [[0], [0], [1], [1]])

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from xpnet.api import Model
+from xpnet.model import THRESHOLD
 from xpnet.validation import check_labels
 
 
@@ -46,5 +47,5 @@ def evaluate(model: Model, X: Any, y: Any) -> Evaluation:
     """Predict the digits X with ``model`` and compare with the labels y."""
     proba = model.predict_proba(X)
     labels = check_labels(y, len(proba)).astype(np.int32)
-    yhat = (proba >= 0.5).astype(np.int32)
+    yhat = (proba >= THRESHOLD).astype(np.int32)
     return Evaluation(model.backend.name, model.backend.device, proba, yhat, labels)

@@ -25,6 +25,7 @@ import numpy as np
 from xpnet import backends
 from xpnet.model import ACTIVATIONS, dense, dense_loop, forward_loop, forward_matmul
 from xpnet.model import sigmoid as _sigmoid
+from xpnet.validation import check_dtype_name
 
 Activation = Callable[[Any], Any]
 
@@ -114,8 +115,7 @@ def _check_layer(a_shape: tuple[int, ...], W_shape: tuple[int, ...], b_shape: tu
 
 
 def _put(be: backends.Backend, dtype: str, *arrays: Any) -> list[Any]:
-    if dtype not in ("float32", "float64", "bfloat16"):
-        raise ValueError(f"dtype must be float32, float64 or bfloat16, got {dtype!r}")
+    check_dtype_name(dtype)
     out = []
     for a in arrays:
         a = np.asarray(a)

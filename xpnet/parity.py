@@ -16,7 +16,7 @@ import numpy as np
 
 from xpnet import backends
 from xpnet.api import Model
-from xpnet.model import VARIANTS, Params, forward_matmul, init_params
+from xpnet.model import THRESHOLD, VARIANTS, Params, forward_matmul, init_params
 from xpnet.validation import check_choice, host_features
 
 
@@ -102,7 +102,9 @@ def reference(params: Params, X: np.ndarray) -> np.ndarray:
     return np.asarray(forward_matmul(host.layers, X.astype(np.float64), host.network.activations, xp))
 
 
-def compare(p: np.ndarray, ref: np.ndarray, dtype: str, threshold: float = 0.5) -> tuple[float, float, float, bool]:
+def compare(
+    p: np.ndarray, ref: np.ndarray, dtype: str, threshold: float = THRESHOLD
+) -> tuple[float, float, float, bool]:
     """(max_abs_err, max_rel_err, agreement, ok) of probabilities ``p`` against ``ref``."""
     p64 = p.astype(np.float64)
     abs_err = np.abs(p64 - ref)

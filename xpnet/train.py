@@ -275,11 +275,11 @@ def _load_checkpoint(path: str | Path, be: backends.Backend, dtype: str, digest:
 
 
 def accuracy(params: Params, X: Any, y: Any, backend: str = "numpy") -> float:
-    """Fraction of examples whose 0/1 prediction equals the label."""
+    """Fraction of examples whose 0/1 prediction equals the label (``xpnet.evaluate`` has the rest)."""
     from xpnet.api import Model
+    from xpnet.evaluate import evaluate
 
-    pred = Model(params, backend).predict(X)
-    return float(np.mean(pred.reshape(-1) == check_labels(y, len(pred)).reshape(-1)))
+    return evaluate(Model(params, backend), X, y).accuracy
 
 
 __all__ = ["Adam", "History", "accuracy", "adam_update", "bce_from_logits", "epoch_order", "fit", "logits",
