@@ -7,18 +7,23 @@ framework may be missing, slow to import, or broken, and none of that may break
 
 Adding a backend is one file (a :class:`~xpnet.backends.base.Backend` subclass) and one
 line in ``_REGISTRY``; every parity test, test fixture and benchmark then includes it.
+
+Devices are named the same on every backend: ``"cpu"``, ``"gpu"``, ``"gpu:N"`` (see
+:func:`canonical_device`).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import numpy as np
 
-from .base import DTYPES, Backend, BackendUnavailable
+from .base import DTYPES, Backend, BackendUnavailable, canonical_device, gpu_name
 
 __all__ = [
     "DTYPES",
@@ -27,13 +32,15 @@ __all__ = [
     "BackendUnavailable",
     "available",
     "backend_class",
+    "canonical_device",
     "get",
     "names",
     "namespace_of",
     "owner",
-    "to_numpy",
     "pairs",
     "status",
+    "to_numpy",
+    "visible_gpus",
 ]
 
 #: name -> "module:class", in the order backends are listed and tested.
@@ -61,8 +68,47 @@ def backend_class(name: str) -> type[Backend]:
 
 
 def pairs() -> list[tuple[str, str]]:
-    """Every (backend, device) xpnet knows, available here or not."""
-    return [(name, device) for name in _REGISTRY for device in backend_class(name).devices]
+    """Every (backend, device) xpnet knows, available here or not.
+
+    Each backend's ``devices`` ("cpu", "gpu"), and "gpu:1", "gpu:2", ... for a backend that knows
+    "gpu" when :func:`visible_gpus` counts that many GPUs on this machine.
+    """
+    more_gpus = tuple(gpu_name(i) for i in range(1, visible_gpus()))
+    return [(name, device) for name in _REGISTRY for device in _listed_devices(backend_class(name), more_gpus)]
+
+
+def _listed_devices(cls: type[Backend], more_gpus: tuple[str, ...]) -> tuple[str, ...]:
+    return cls.devices + more_gpus if "gpu" in cls.devices else cls.devices
+
+
+#: Where the NVIDIA driver lists one folder per GPU (a container sees only the GPUs it was given).
+_NVIDIA_GPUS = "/proc/driver/nvidia/gpus"
+#: One entry of CUDA_VISIBLE_DEVICES that CUDA accepts: an index or a GPU/MIG UUID.
+_CUDA_VISIBLE_ENTRY = re.compile(r"\d+|GPU-[0-9a-fA-F-]+|MIG-[0-9a-fA-F/-]+")
+
+
+def visible_gpus() -> int:
+    """How many NVIDIA GPUs processes here may use, found without importing a framework.
+
+    The driver's folders in ``/proc/driver/nvidia/gpus``, capped by ``CUDA_VISIBLE_DEVICES``
+    (CUDA reads its entries up to the first invalid one, so "-1" or "" hides every GPU).
+    A heuristic for listing devices only: a backend finds its GPUs itself when it is created,
+    so a GPU counted here but not usable is reported absent with its reason, and one not counted
+    (another vendor's, a machine without that folder) can still be asked for as "gpu:N".
+    """
+    try:
+        count = len(os.listdir(_NVIDIA_GPUS))
+    except OSError:
+        return 0
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return count
+    usable = 0
+    for entry in visible.split(","):
+        if not _CUDA_VISIBLE_ENTRY.fullmatch(entry.strip()):
+            break
+        usable += 1
+    return min(count, usable)
 
 
 @cache
@@ -100,7 +146,11 @@ class BackendStatus:
 
 
 def status(name: str, device: str) -> BackendStatus:
-    """Try to create the backend and report the outcome, never raising for a missing framework."""
+    """Try to create the backend and report the outcome, never raising for a missing framework or device.
+
+    ``device`` is reported in xpnet's vocabulary ("cuda:1" as "gpu:1"); an unknown name is a ValueError.
+    """
+    device = backend_class(name).canonical_device(device)
     try:
         backend = get(name, device)
     except BackendUnavailable as err:
@@ -119,11 +169,23 @@ def available(names_: list[str] | None = None) -> list[tuple[str, str]]:
 
 def owner(x: Any) -> str:
     """The name of the backend whose framework made array ``x`` (TypeError for anything else)."""
-    root = type(x).__module__.split(".")[0]
-    for name in _REGISTRY:
-        if root in backend_class(name).array_modules:
-            return name
-    raise TypeError(f"{type(x).__module__}.{type(x).__qualname__} is not an array of any xpnet backend")
+    found = _owner_or_none(x)
+    if found is None:
+        raise TypeError(f"{type(x).__module__}.{type(x).__qualname__} is not an array of any xpnet backend")
+    return found
+
+
+def _owner_or_none(x: Any) -> str | None:
+    return next((name for name in _REGISTRY if backend_class(name).owns(x)), None)
+
+
+def _frameworks(arrays: tuple[Any, ...]) -> list[str]:
+    """The distinct frameworks of ``arrays``: a backend's name, or the type of an object no backend owns."""
+    found: dict[str, None] = {}
+    for a in arrays:
+        if not isinstance(a, bool | int | float | complex | None):
+            found.setdefault(_owner_or_none(a) or f"{type(a).__module__}.{type(a).__qualname__}")
+    return list(found)
 
 
 def to_numpy(x: Any) -> np.ndarray:
@@ -134,13 +196,20 @@ def to_numpy(x: Any) -> np.ndarray:
 
 
 def namespace_of(*arrays: Any) -> Any:
-    """The Array API namespace the arrays belong to.
+    """The one Array API namespace the arrays belong to; TypeError for arrays of several frameworks.
 
+    Mixed arrays are refused (as array-api-compat's ``array_namespace`` does), because an
+    operation between them either fails deep inside a framework or converts one silently.
     array-api-compat answers for NumPy, CuPy, PyTorch, JAX, Dask and array-api-strict;
-    TensorFlow tensors, which it does not know, get xpnet's own TF namespace.
+    TensorFlow tensors, which it does not know, get xpnet's own TF namespace. Python scalars
+    and None are ignored, as by ``array_namespace``.
     """
-    first = arrays[0]
-    if type(first).__module__.startswith("tensorflow"):
+    frameworks = _frameworks(arrays)
+    if len(frameworks) > 1:
+        raise TypeError(
+            f"arrays of different frameworks ({', '.join(frameworks)}): convert them to one backend's arrays first"
+        )
+    if frameworks == ["tensorflow"]:
         from . import tensorflow_namespace
 
         return tensorflow_namespace

@@ -7,10 +7,17 @@ namespace; everything framework-specific stays in the backend's own file.
 
 Frameworks are imported only when a backend object is created (never at import time of
 this package), because a framework may be missing, heavy to import, or broken.
+
+Devices have one vocabulary for every backend: ``"cpu"``, ``"gpu"`` (the first GPU) and
+``"gpu:N"`` (GPU number N). ``"cuda"``, ``"cuda:N"`` and ``"gpu:0"`` are accepted as aliases,
+in any case, and shown as ``"gpu"`` / ``"gpu:N"``. Only a backend's own file translates a
+name into its framework's (``torch.device("cuda:1")``, ``jax.devices("gpu")[1]``, ``/GPU:1``),
+so that shared code, the command line and reports never learn a framework's spelling.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -20,6 +27,34 @@ import numpy as np
 DTYPES = ("float32", "float64", "bfloat16")
 #: Integer dtypes for indices (batch orders); int32, which JAX has without its x64 mode.
 INDEX_DTYPES = ("int32",)
+
+
+#: How the per-index device names are written in messages.
+GPU_N = "gpu:N"
+#: A GPU's name or alias: "gpu", "cuda", "gpu:N", "cuda:N".
+_GPU_NAME = re.compile(r"(?:gpu|cuda)(?::(\d+))?", re.ASCII)
+
+
+def canonical_device(device: str) -> str:
+    """``device`` in xpnet's vocabulary: "cpu", "gpu" or "gpu:N" (N >= 1), aliases resolved.
+
+    ``"cuda"``/``"cuda:N"`` are ``"gpu"``/``"gpu:N"`` and ``"gpu:0"`` is ``"gpu"`` (case-insensitive),
+    so that one GPU has one name everywhere. A name outside the vocabulary is returned lower-cased,
+    for the caller to refuse with the backend's own list of devices.
+    """
+    name = device.strip().lower()
+    match = _GPU_NAME.fullmatch(name)
+    return gpu_name(int(match[1] or 0)) if match else name
+
+
+def gpu_name(index: int) -> str:
+    """The name of GPU number ``index``: "gpu" for the first, "gpu:N" for the others."""
+    return "gpu" if index == 0 else f"gpu:{index}"
+
+
+def device_index(device: str) -> int:
+    """The GPU number of a canonical GPU name ("gpu" is 0, "gpu:2" is 2); what frameworks index by."""
+    return int(device.partition(":")[2] or 0)
 
 
 class BackendUnavailable(RuntimeError):
@@ -36,7 +71,8 @@ class Backend:
 
     #: Registry name, e.g. ``"jax"``.
     name: ClassVar[str]
-    #: Devices this backend can run on, the first being the default (``"cpu"``, ``"gpu"``, ``"cuda"``).
+    #: The devices this backend knows in general, the first being the default: ``"cpu"``, ``"gpu"``.
+    #: A backend that knows ``"gpu"`` also accepts ``"gpu:N"`` (present only on a machine with N + 1 GPUs).
     devices: ClassVar[tuple[str, ...]]
     #: Extra to install, shown in the unavailable message: ``pip install "xpnet[<extra>]"``.
     extra: ClassVar[str]
@@ -46,8 +82,6 @@ class Backend:
     array_modules: ClassVar[tuple[str, ...]] = ()
     #: pip distributions that provide the framework, for reporting a version without importing it.
     distributions: ClassVar[tuple[str, ...]] = ()
-    #: Other names accepted for a device, e.g. torch's ``"gpu"`` for ``"cuda"``.
-    device_aliases: ClassVar[dict[str, str]] = {}
 
     def __init__(self, device: str | None = None) -> None:
         self.device = self.canonical_device(device)
@@ -66,8 +100,26 @@ class Backend:
         raise NotImplementedError
 
     def _device_missing(self, device: str) -> str | None:
-        """Why ``device`` cannot be used (None when it can). The framework is already imported."""
-        return None if device == "cpu" else f"no {device} device"
+        """Why ``device`` cannot be used (None when it can). The framework is already imported.
+
+        The CPU is always there; a GPU needs the framework to see at least ``N + 1`` of them.
+        """
+        if device == "cpu":
+            return None
+        count = self._gpu_count()
+        if count == 0:
+            return self._no_gpu_reason()
+        if device_index(device) >= count:
+            return f"no {device}: {count} GPU{'' if count == 1 else 's'} found"
+        return None
+
+    def _gpu_count(self) -> int:
+        """How many GPUs the framework sees (0 when it has no GPU support here)."""
+        return 0
+
+    def _no_gpu_reason(self) -> str:
+        """Why the framework sees no GPU, with what to install or check."""
+        return "no GPU found"
 
     def _configure(self) -> None:
         """Process-wide settings made once: matmul precision, memory growth."""
@@ -78,18 +130,47 @@ class Backend:
 
     # -- the interface ---------------------------------------------------------------------
     @classmethod
+    def known_devices(cls) -> tuple[str, ...]:
+        """The device names this backend accepts, for messages: its ``devices``, and ``"gpu:N"`` with ``"gpu"``."""
+        return (*cls.devices, GPU_N) if "gpu" in cls.devices else cls.devices
+
+    @classmethod
     def canonical_device(cls, device: str | None) -> str:
-        """The backend's own name for ``device`` (``None`` means the default device)."""
+        """``device`` in xpnet's vocabulary (``None`` means the default device); ValueError if unknown here.
+
+        Only the name is checked: whether the device is present is found when the backend is created.
+        """
         if device is None:
             return cls.devices[0]
+        known = ", ".join(cls.known_devices())
         if not isinstance(device, str):
-            raise TypeError(f"device must be a device name ({', '.join(cls.devices)}) or None, got {device!r}")
-        device = cls.device_aliases.get(device.lower(), device.lower())
-        if device not in cls.devices:
-            raise ValueError(
-                f"unknown device {device!r} for backend {cls.name!r}; known devices: {', '.join(cls.devices)}"
+            raise TypeError(f"device must be a device name ({known}) or None, got {device!r}")
+        name = canonical_device(device)
+        if name not in cls.devices and not ("gpu" in cls.devices and _GPU_NAME.fullmatch(name)):
+            raise ValueError(f"unknown device {name!r} for backend {cls.name!r}; known devices: {known}")
+        return name
+
+    @classmethod
+    def owns(cls, x: Any) -> bool:
+        """Whether ``x`` is an array of this backend's framework (by its type's top-level module)."""
+        return type(x).__module__.split(".")[0] in cls.array_modules
+
+    def device_of(self, x: Any) -> str:
+        """The device array ``x`` lives on, in xpnet's vocabulary ("cpu", "gpu", "gpu:1").
+
+        Lets callers refuse an array that lives elsewhere than the computation before the
+        framework fails with its own message (or copies it silently). TypeError when ``x``
+        is not an array of this backend.
+        """
+        if not self.owns(x):
+            raise TypeError(
+                f"{type(x).__module__}.{type(x).__qualname__} is not an array of backend {self.name!r}"
             )
-        return device
+        return self._device_of(x)
+
+    def _device_of(self, x: Any) -> str:
+        """The device of one of this backend's arrays; the CPU unless the backend says otherwise."""
+        return "cpu"
 
     @classmethod
     def installed_version(cls) -> str | None:

@@ -1,6 +1,7 @@
 """CuPy on an NVIDIA GPU, through array-api-compat's namespace.
 
 CuPy uses TF32 only when the environment variable ``CUPY_TF32=1`` is set; it is left off.
+Device ``"gpu:N"`` is ``cupy.cuda.Device(N)``, made current around allocation and sync.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend
+from .base import Backend, device_index, gpu_name
 
 
 class CupyBackend(Backend):
@@ -19,7 +20,6 @@ class CupyBackend(Backend):
     extra = "cupy"
     distributions = ("cupy-cuda12x", "cupy-cuda13x", "cupy")
     array_modules = ("cupy",)
-    device_aliases = {"cuda": "gpu"}
 
     @classmethod
     def _import(cls) -> Any:
@@ -27,14 +27,21 @@ class CupyBackend(Backend):
 
         return cupy
 
-    def _device_missing(self, device: str) -> str | None:
+    def _gpu_count(self) -> int:
         try:
-            count = self.module.cuda.runtime.getDeviceCount()
-        except Exception as err:  # CUDARuntimeError when there is no driver
+            return self.module.cuda.runtime.getDeviceCount()
+        except Exception:  # CUDARuntimeError when there is no driver
+            return 0
+
+    def _no_gpu_reason(self) -> str:
+        try:
+            self.module.cuda.runtime.getDeviceCount()
+        except Exception as err:
             return f"CuPy finds no CUDA device ({type(err).__name__}: {err})"
-        return None if count > 0 else "CuPy finds no CUDA device"
+        return "CuPy finds no CUDA device"
 
     def _configure(self) -> None:
+        self._cuda_device = self.module.cuda.Device(device_index(self.device))
         if os.environ.get("CUPY_TF32") == "1":
             import warnings
 
@@ -45,11 +52,19 @@ class CupyBackend(Backend):
 
         return array_api_compat.cupy
 
+    def _asarray(self, x: np.ndarray, dtype: Any) -> Any:
+        with self._cuda_device:
+            return self.xp.asarray(x, dtype=dtype)
+
+    def _device_of(self, x: Any) -> str:
+        return gpu_name(x.device.id)
+
     def to_numpy(self, x: Any) -> np.ndarray:
         return self.module.asnumpy(x)
 
     def sync(self, x: Any = None) -> Any:
-        self.module.cuda.get_current_stream().synchronize()
+        with self._cuda_device:
+            self.module.cuda.get_current_stream().synchronize()
         return x
 
     def is_out_of_memory(self, err: BaseException) -> bool:

@@ -1,5 +1,7 @@
 """JAX on the CPU or a GPU; ``jax.numpy`` is an Array API namespace as it is.
 
+Device ``"gpu:N"`` is ``jax.devices("gpu")[N]``; arrays are placed there with ``device_put``.
+
 float64 needs JAX's x64 mode, which is process-wide: it is switched on only when a
 float64 array is first asked for, so that a process that never asks keeps JAX's defaults.
 """
@@ -12,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend
+from .base import Backend, device_index, gpu_name
 
 # Several GPU frameworks share one process: JAX must not take 75% of the GPU memory at start.
 # Set before JAX is imported (this file is imported lazily, before the framework).
@@ -26,7 +28,6 @@ class JaxBackend(Backend):
     distributions = ("jax",)
     array_modules = ("jax", "jaxlib")
     compiler = "jax.jit"
-    device_aliases = {"cuda": "gpu"}
 
     @classmethod
     def _import(cls) -> Any:
@@ -34,15 +35,22 @@ class JaxBackend(Backend):
 
         return jax
 
-    def _device_missing(self, device: str) -> str | None:
+    def _gpu_count(self) -> int:
         try:
-            found = self.module.devices(device)
-        except RuntimeError as err:  # jaxlib without that platform
-            return f"JAX has no {device} platform ({str(err).splitlines()[0]}); install jax[cuda12]"
-        self._jax_device = found[0]
-        return None
+            return len(self.module.devices("gpu"))
+        except RuntimeError:  # jaxlib without a GPU platform
+            return 0
+
+    def _no_gpu_reason(self) -> str:
+        try:
+            self.module.devices("gpu")
+        except RuntimeError as err:
+            return f"JAX has no gpu platform ({str(err).splitlines()[0]}); install jax[cuda12]"
+        return "JAX finds no GPU"
 
     def _configure(self) -> None:
+        platform = "cpu" if self.device == "cpu" else "gpu"
+        self._jax_device = self.module.devices(platform)[0 if platform == "cpu" else device_index(self.device)]
         # Full float32 matmuls on GPUs (no TF32/bf16 passes), so that parity holds.
         self.module.config.update("jax_default_matmul_precision", "highest")
 
@@ -58,6 +66,15 @@ class JaxBackend(Backend):
 
     def _asarray(self, x: np.ndarray, dtype: Any) -> Any:
         return self.module.device_put(x.astype(dtype, copy=False), self._jax_device)
+
+    def _device_of(self, x: Any) -> str:
+        devices = x.devices()
+        if len(devices) != 1:
+            raise ValueError(f"the JAX array is sharded over {len(devices)} devices; xpnet computes on one")
+        (device,) = devices
+        if device.platform == "cpu":
+            return "cpu"
+        return gpu_name(self.module.devices(device.platform).index(device))
 
     def to_numpy(self, x: Any) -> np.ndarray:
         x = self.module.device_get(x)

@@ -29,6 +29,10 @@ class StrictBackend(Backend):
     def _namespace(self) -> Any:
         return self.module
 
+    def _device_of(self, x: Any) -> str:
+        # array-api-strict simulates extra devices (all in host memory); only its default one is the CPU.
+        return "cpu" if x.device == self.module.__array_namespace_info__().default_device() else repr(x.device)
+
     def to_numpy(self, x: Any) -> np.ndarray:
         # DLPack: the standard's own way out of a namespace, zero-copy on the CPU.
         return np.from_dlpack(x)

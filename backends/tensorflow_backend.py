@@ -1,7 +1,7 @@
 """TensorFlow on the CPU or a GPU, through xpnet's own minimal namespace.
 
 TensorFlow has no Array API namespace (see ``tensorflow_namespace``); xpnet never turns
-on TF's process-global NumPy behaviour.
+on TF's process-global NumPy behaviour. Device ``"gpu:N"`` is TensorFlow's ``/GPU:N``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend
+from .base import Backend, device_index, gpu_name
 
 # Several GPU frameworks share one process: TF must grow its GPU memory, not take it all.
 # Set before TensorFlow is imported (this file is imported lazily, before the framework).
@@ -26,7 +26,6 @@ class TensorflowBackend(Backend):
     distributions = ("tensorflow", "tensorflow-cpu")
     array_modules = ("tensorflow",)
     compiler = "tf.function(jit_compile=True)"
-    device_aliases = {"cuda": "gpu"}
 
     @classmethod
     def _import(cls) -> Any:
@@ -34,15 +33,16 @@ class TensorflowBackend(Backend):
 
         return tensorflow
 
-    def _device_missing(self, device: str) -> str | None:
-        if device == "gpu" and not self.module.config.list_physical_devices("GPU"):
-            return "TensorFlow finds no GPU (a CPU-only build, or no NVIDIA GPU/driver)"
-        return None
+    def _gpu_count(self) -> int:
+        return len(self.module.config.list_physical_devices("GPU"))
+
+    def _no_gpu_reason(self) -> str:
+        return "TensorFlow finds no GPU (a CPU-only build, or no NVIDIA GPU/driver)"
 
     def _configure(self) -> None:
         # Full float32 matmuls on Ampere and later (TF32 is on by default in TF), so that parity holds.
         self.module.config.experimental.enable_tensor_float_32_execution(False)
-        self._tf_device = "/GPU:0" if self.device == "gpu" else "/CPU:0"
+        self._tf_device = "/CPU:0" if self.device == "cpu" else f"/GPU:{device_index(self.device)}"
 
     def _namespace(self) -> Any:
         from . import tensorflow_namespace
@@ -53,13 +53,19 @@ class TensorflowBackend(Backend):
         with self.module.device(self._tf_device):
             return self.module.identity(self.module.convert_to_tensor(x, dtype=dtype))
 
+    def _device_of(self, x: Any) -> str:
+        spec = self.module.DeviceSpec.from_string(x.device)
+        if spec.device_type == "GPU":
+            return gpu_name(spec.device_index or 0)
+        return "cpu" if spec.device_type in ("CPU", None) else f"{spec.device_type.lower()}:{spec.device_index}"
+
     def to_numpy(self, x: Any) -> np.ndarray:
         if x.dtype == self.module.bfloat16:
             x = self.module.cast(x, self.module.float32)
         return x.numpy()
 
     def sync(self, x: Any = None) -> Any:
-        if self.device == "gpu":
+        if self.device != "cpu":
             self.module.test.experimental.sync_devices()
         return x
 

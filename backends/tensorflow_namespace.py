@@ -114,6 +114,15 @@ def max(x: tf.Tensor, /, *, axis: Any = None, keepdims: bool = False) -> tf.Tens
     return tf.reduce_max(x, axis=axis, keepdims=keepdims)
 
 
+def argmax(x: tf.Tensor, /, *, axis: int | None = None, keepdims: bool = False) -> tf.Tensor:
+    """The standard's argmax (the first index of the largest value), as int64; axis None: of the flattened x."""
+    found = tf.math.argmax(tf.reshape(x, [-1]) if axis is None else x, axis=0 if axis is None else axis,
+                           output_type=tf.int64)
+    if keepdims:
+        found = tf.expand_dims(found, axis=-1 if axis is None else axis)
+    return found
+
+
 def all(x: tf.Tensor, /, *, axis: Any = None, keepdims: bool = False) -> tf.Tensor:  # noqa: A001
     return tf.reduce_all(tf.cast(x, tf.bool), axis=axis, keepdims=keepdims)
 

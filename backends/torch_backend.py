@@ -1,4 +1,7 @@
-"""PyTorch on the CPU or CUDA, through array-api-compat's namespace."""
+"""PyTorch on the CPU or a GPU, through array-api-compat's namespace.
+
+Device ``"gpu:N"`` is ``torch.device("cuda:N")`` (ROCm builds of PyTorch name their GPUs the same).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend
+from .base import Backend, device_index, gpu_name
 
 
 class TorchBackend(Backend):
     name = "torch"
-    devices = ("cpu", "cuda")
+    devices = ("cpu", "gpu")
     extra = "torch"
     distributions = ("torch",)
     array_modules = ("torch",)
     compiler = "torch.compile"
-    device_aliases = {"gpu": "cuda"}
 
     @classmethod
     def _import(cls) -> Any:
@@ -25,13 +27,15 @@ class TorchBackend(Backend):
 
         return torch
 
-    def _device_missing(self, device: str) -> str | None:
-        if device == "cuda" and not self.module.cuda.is_available():
-            return "torch.cuda.is_available() is False (a CPU-only build, or no NVIDIA GPU/driver)"
-        return None
+    def _gpu_count(self) -> int:
+        return self.module.cuda.device_count() if self.module.cuda.is_available() else 0
+
+    def _no_gpu_reason(self) -> str:
+        return "torch.cuda.is_available() is False (a CPU-only build, or no NVIDIA GPU/driver)"
 
     def _configure(self) -> None:
         torch = self.module
+        self._torch_device = torch.device("cpu" if self.device == "cpu" else f"cuda:{device_index(self.device)}")
         # No TF32 on Ampere and later: full float32 matmuls, so that parity holds.
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
@@ -55,7 +59,13 @@ class TorchBackend(Backend):
             # On the CPU torch would share read-only memory (a memmap chunk opened with mode "r"): a write to
             # the tensor would then crash the process, so it gets a copy (one chunk's worth).
             x = np.array(x)
-        return self.module.as_tensor(x, dtype=dtype, device=self.device)
+        return self.module.as_tensor(x, dtype=dtype, device=self._torch_device)
+
+    def _device_of(self, x: Any) -> str:
+        device = x.device
+        if device.type == "cuda":
+            return gpu_name(device.index if device.index is not None else self.module.cuda.current_device())
+        return device.type  # "cpu"; "meta" or "mps" stay as torch names them, never equal to this backend's
 
     def to_numpy(self, x: Any) -> np.ndarray:
         x = x.detach()
@@ -64,8 +74,8 @@ class TorchBackend(Backend):
         return x.cpu().numpy()
 
     def sync(self, x: Any = None) -> Any:
-        if self.device == "cuda":
-            self.module.cuda.synchronize()
+        if self.device != "cpu":
+            self.module.cuda.synchronize(self._torch_device)
         return x
 
     def jit(self, fn: Callable) -> Callable:

@@ -16,68 +16,59 @@ backend of the registry):
 from __future__ import annotations
 
 import argparse
-import math
-import time
-from collections.abc import Callable
 from typing import Any
 
 from xpnet import backends
-from xpnet.model import dense, forward_matmul, init_params, sigmoid
+from xpnet.bench.harness import best_time
+from xpnet.model import bind_activations, forward_matmul, init_params
 from xpnet.parity import sample_inputs
-
-
-def best_time(fn: Callable[[], Any], sync: Callable[[Any], Any], repeats: int) -> float:
-    """Fastest of ``repeats`` synchronised calls, after one untimed call (compilation, first touch)."""
-    sync(fn())
-    best = math.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        sync(fn())
-        best = min(best, time.perf_counter() - t0)
-    return best
+from xpnet.validation import split_names
 
 
 def pieces(be: backends.Backend, m: int, dtype: str = "float32", repeats: int = 5) -> dict[str, tuple[float, float]]:
-    """piece -> (eager seconds, compiled seconds) on ``be`` (compiled = eager where the backend has no compiler)."""
+    """piece -> (eager seconds, compiled seconds) on ``be`` (compiled = eager where the backend has no compiler).
+
+    Every piece is the model's own code on a slice of the layers: ``forward_matmul`` on the first
+    layer, on the others, and on all of them; the first layer's matmul and activation alone.
+    """
     xp = be.xp
-    params = init_params(seed=0).to(be, dtype=dtype)
-    (W1, b1), (W2, b2), (W3, b3) = params.layers
-    acts = params.network.activations
+    params = init_params(seed=0).map(lambda a: be.asarray(a, dtype))
+    layers, acts = params.layers, params.network.activations
+    (W1, b1), g1 = layers[0], bind_activations(acts[:1], xp)[0]
     X = be.asarray(sample_inputs(m), dtype)
     Z1 = be.sync(xp.matmul(X, W1))
-    A1 = be.sync(sigmoid(Z1 + b1, xp))
+    A1 = be.sync(forward_matmul(layers[:1], X, acts[:1], xp))
 
     def first_matmul(X: Any, W1: Any) -> Any:
         return xp.matmul(X, W1)
 
-    def first_sigmoid(Z1: Any, b1: Any) -> Any:
-        return sigmoid(Z1 + b1, xp)
+    def first_activation(Z1: Any, b1: Any) -> Any:
+        return g1(Z1 + b1)
 
-    def rest(A1: Any, W2: Any, b2: Any, W3: Any, b3: Any) -> Any:
-        g = lambda z: sigmoid(z, xp)  # noqa: E731
-        return dense(dense(A1, W2, b2, g, xp=xp), W3, b3, g, xp=xp)
+    def rest(later: Any, A1: Any) -> Any:
+        return forward_matmul(later, A1, acts[1:], xp)
 
     def whole(layers: Any, X: Any) -> Any:
         return forward_matmul(layers, X, acts, xp)
 
     calls = {
         "X @ W1": (first_matmul, (X, W1)),
-        "sigmoid(Z1 + b1)": (first_sigmoid, (Z1, b1)),
-        "layers 2 and 3": (rest, (A1, W2, b2, W3, b3)),
-        "whole forward": (whole, (params.layers, X)),
+        "sigmoid(Z1 + b1)": (first_activation, (Z1, b1)),
+        "layers 2 and 3": (rest, (layers[1:], A1)),
+        "whole forward": (whole, (layers, X)),
     }
     found = {}
     for name, (fn, args) in calls.items():
         compiled = be.jit(fn)
-        eager = best_time(lambda fn=fn, args=args: fn(*args), be.sync, repeats)
-        jit = best_time(lambda c=compiled, args=args: c(*args), be.sync, repeats) if be.compiler else eager
+        eager = best_time(lambda fn=fn, args=args: be.sync(fn(*args)), repeats)
+        jit = best_time(lambda c=compiled, args=args: be.sync(c(*args)), repeats) if be.compiler else eager
         found[name] = (eager, jit)
     return found
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m xpnet.bench.breakdown", description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", default="numpy,jax,torch,tensorflow")
+    parser.add_argument("--backends", type=split_names, default="numpy,jax,torch,tensorflow")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--m", default="1e6")
     parser.add_argument("--dtype", default="float32")
@@ -87,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     flop = 2 * m * 400 * 25
     print(f"m = {m:,}, {args.dtype}; best of {args.repeats}; GFLOP/s for X @ W1 only")
     print(f"{'backend':<12}{'piece':<20}{'eager':>12}{'ex/s':>12}{'compiled':>12}{'ex/s':>12}")
-    for name in args.backends.split(","):
+    for name in args.backends:
         st = backends.status(name, args.device)
         if not st.available:
             print(f"{name:<12}skipped: {st.reason}")

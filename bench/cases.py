@@ -65,11 +65,6 @@ class Case:
     def id(self) -> str:
         return f"{self.backend}-{self.device}-{self.variant}-{self.dtype}-m{self.m}"
 
-    @property
-    def big(self) -> bool:
-        """Beyond the default sizes: only in full runs."""
-        return self.m > max(DEFAULT_SIZES)
-
 
 def parse_sizes(text: str) -> tuple[int, ...]:
     """"1,64,1e6" -> (1, 64, 1000000); "default" and "all" name the two standard sets."""
@@ -101,7 +96,8 @@ def matrix(
     """Every case for these sizes and dtypes, over the registry's (backend, device) pairs.
 
     ``backend_names`` and ``devices`` filter registry backends (native rows follow their
-    backend); ``devices`` filters peers too. Non-float32 dtypes run at :data:`DTYPE_SIZES`
+    backend); ``devices`` filters peers too, and may use any alias a user types ("cuda" is "gpu",
+    see :func:`xpnet.backends.canonical_device`). Non-float32 dtypes run at :data:`DTYPE_SIZES`
     only, unless ``explicit_dtypes`` (the user named them).
     """
     for d in dtypes:
@@ -112,6 +108,8 @@ def matrix(
             raise ValueError(f"unknown peer {p!r}; known peers: {', '.join(PEERS)}")
     for name in backend_names or ():
         backends.backend_class(name)  # unknown names raise ValueError here
+    if devices is not None:
+        devices = [backends.canonical_device(d) for d in devices]  # rows carry canonical names only
     sizes = sorted(sizes)
     return sorted(_cases(sizes, list(dtypes), backend_names, devices, peers, explicit_dtypes), key=order)
 

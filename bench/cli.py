@@ -13,6 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from xpnet.bench.options import SUITE_OPTIONS
+
 BENCH_DIR = Path(__file__).resolve().parent
 #: --quick: the default sizes, and this long per row.
 QUICK_MAX_TIME = 0.1
@@ -20,26 +22,15 @@ QUICK_MAX_TIME = 0.1
 QUIET_LOAD = 0.1
 
 
-def _csv(text: str) -> str:
-    items = [s.strip() for s in text.split(",") if s.strip()]
-    if not items:
-        raise argparse.ArgumentTypeError("expected a comma-separated list")
-    return ",".join(items)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``xpnet bench``."""
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``xpnet bench``: the suite's own options (:data:`~xpnet.bench.options.SUITE_OPTIONS`), and
+    how long to time, where to write and what to report."""
+    parser = argparse.ArgumentParser(prog="xpnet bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help=f"a short run: sizes 1,64,1000 and {QUICK_MAX_TIME} s per row (default: every size "
                              "up to 1e6, 1 s per row)")
-    parser.add_argument("--backends", type=_csv, default=None, help="comma-separated backends (default: all)")
-    parser.add_argument("--devices", type=_csv, default=None, help="comma-separated devices (default: all)")
-    parser.add_argument("--sizes", type=_csv, default=None,
-                        help="comma-separated batch sizes, 1e6 allowed (default: 1,64,1000,100000,1000000)")
-    parser.add_argument("--dtypes", type=_csv, default=None,
-                        help="dtypes (default: float32 at every size, float64 and bfloat16 at m=1000 and 1e5)")
-    parser.add_argument("--peers", type=_csv, default=None,
-                        help="native,keras,onnxruntime (default: all) or none")
+    for option in SUITE_OPTIONS:
+        option.add_to(parser.add_argument)
     parser.add_argument("--max-time", type=float, default=None, metavar="SECONDS", help="timing per row")
     parser.add_argument("--json", metavar="FILE", default=None, help="keep pytest-benchmark's JSON in FILE")
     parser.add_argument("--compare", metavar="OLD.json", default=None,
@@ -49,26 +40,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--report-only", metavar="RUN.json", default=None,
                         help="run nothing: report an earlier --json")
-    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
-                        help="wait up to SECONDS in all for other processes to leave the CPUs idle: before the "
-                             "run, and before each row that follows one timed on a busy machine (a shared "
-                             "machine's neighbours stall multi-threaded BLAS by milliseconds per call)")
+    return parser
 
 
 def pytest_args(args: argparse.Namespace, json_path: str) -> list[str]:
-    """The pytest command line for ``args``."""
-    sizes = args.sizes or ("default" if args.quick else "all")
+    """The pytest command line for ``args``: pytest-benchmark's timing options, and the suite's options as given."""
     max_time = args.max_time if args.max_time is not None else (QUICK_MAX_TIME if args.quick else 1.0)
     argv = [str(BENCH_DIR), "-q", "-p", "no:cacheprovider", "--benchmark-only", "--benchmark-enable",
             f"--benchmark-json={json_path}", f"--benchmark-max-time={max_time}",
             "--benchmark-min-rounds=3", "--benchmark-sort=mean",
-            "--benchmark-columns=min,median,iqr,ops,rounds,iterations", f"--bench-sizes={sizes}"]
-    for option, value in (("--bench-backends", args.backends), ("--bench-devices", args.devices),
-                          ("--bench-dtypes", args.dtypes), ("--bench-peers", args.peers)):
-        if value:
-            argv.append(f"{option}={value}")
-    if args.wait_quiet:
-        argv.append(f"--bench-wait-quiet={args.wait_quiet}")
+            "--benchmark-columns=min,median,iqr,ops,rounds,iterations"]
+    given = {option.name: getattr(args, option.dest) for option in SUITE_OPTIONS}
+    given["sizes"] = given["sizes"] or ("default" if args.quick else "all")
+    argv += [f"--bench-{name}={value}" for name, value in given.items() if value]
     if args.compare:
         argv.append(f"--benchmark-compare={Path(args.compare).resolve()}")
     return argv
@@ -105,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         import pytest
 
-        if args.wait_quiet > 0:
+        if (args.wait_quiet or 0.0) > 0:
             load = wait_quiet(args.wait_quiet)
             if load is not None and load >= QUIET_LOAD:
                 print(f"xpnet bench: warning: starting while other processes use {load:.0%} of the CPUs",
@@ -141,10 +125,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m xpnet.bench.cli``: the same command without the ``xpnet`` entry point."""
-    parser = argparse.ArgumentParser(prog="xpnet bench", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    """``xpnet bench ARGS`` (``xpnet.cli`` hands on the arguments after ``bench``), or ``python -m xpnet.bench.cli``.
+
+    ``--help`` and usage errors exit through argparse (status 0 and 2).
+    """
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

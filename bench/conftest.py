@@ -1,9 +1,10 @@
 """Options, fixtures and pytest-benchmark hooks of the benchmark suite (``pytest bench/``).
 
 The suite is parametrized from the backend registry through :func:`xpnet.bench.cases.matrix`;
-the options below narrow or widen it. ``pytest bench/ --benchmark-disable`` runs every
-default row once and checks its result (the test suite's pass); ``xpnet bench`` runs it
-with timing. Physical limits are measured once per run, before the first row.
+the ``--bench-*`` options (``options.py``, shared with ``xpnet bench``) narrow or widen it.
+``pytest bench/ --benchmark-disable`` runs every default row once and checks its result (the
+test suite's pass); ``xpnet bench`` runs it with timing. Physical limits are measured once per
+run, before the first row.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from xpnet import backends
 from xpnet.bench import cases, harness, limits, machine
+from xpnet.bench.options import SUITE_OPTIONS
 from xpnet.model import init_params
 from xpnet.parity import reference, sample_inputs
+from xpnet.validation import split_names
 
 _MATRIX = pytest.StashKey[list]()
 _LIMITS = pytest.StashKey[dict]()
@@ -27,34 +31,23 @@ _GATE = pytest.StashKey[harness.QuietGate]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("xpnet-bench", "xpnet benchmarks (bench/)")
-    group.addoption("--bench-sizes", default="default",
-                    help="batch sizes: comma-separated (1e6 allowed), 'default' (1,64,1000) or 'all' (adds 1e5, 1e6)")
-    group.addoption("--bench-dtypes", default=None,
-                    help="dtypes (default float32, with float64 and bfloat16 at m=1000 and 1e5); naming them runs "
-                         "them at every size")
-    group.addoption("--bench-backends", default=None, help="registry backends to benchmark (default: all)")
-    group.addoption("--bench-devices", default=None, help="devices to benchmark (default: all)")
-    group.addoption("--bench-peers", default=",".join(cases.PEERS),
-                    help=f"peers to run beside xpnet: {','.join(cases.PEERS)} or 'none'")
-    group.addoption("--bench-wait-quiet", type=float, default=0.0, metavar="SECONDS",
-                    help="in all, wait up to SECONDS for the CPUs to be quiet before rows that follow a row "
-                         "timed while other processes were busy (default: no waiting)")
+    for option in SUITE_OPTIONS:
+        option.add_to(group.addoption, prefix="bench-")
 
 
-def _csv(text: str | None) -> list[str] | None:
-    return None if text is None else [s.strip() for s in text.split(",") if s.strip()]
+def _names(config: pytest.Config, name: str) -> list[str] | None:
+    return split_names(config.getoption(f"--bench-{name}"))
 
 
 def matrix(config: pytest.Config) -> list[cases.Case]:
     """The run's cases, built once from the options."""
     if _MATRIX not in config.stash:
-        dtypes = _csv(config.getoption("--bench-dtypes"))
-        peers = _csv(config.getoption("--bench-peers"))
+        dtypes, peers = _names(config, "dtypes"), _names(config, "peers") or list(cases.PEERS)
         config.stash[_MATRIX] = cases.matrix(
-            sizes=cases.parse_sizes(config.getoption("--bench-sizes")),
+            sizes=cases.parse_sizes(config.getoption("--bench-sizes") or "default"),
             dtypes=dtypes or cases.DTYPES,
-            backend_names=_csv(config.getoption("--bench-backends")),
-            devices=_csv(config.getoption("--bench-devices")),
+            backend_names=_names(config, "backends"),
+            devices=_names(config, "devices"),
             peers=[] if peers == ["none"] else peers,
             explicit_dtypes=dtypes is not None,
         )
@@ -96,7 +89,7 @@ def settings(pytestconfig: pytest.Config) -> harness.Settings:
     """pytest-benchmark's own options: time per row, minimum rounds, disabled."""
     max_time = float(pytestconfig.getoption("benchmark_max_time"))
     disabled = pytestconfig.getoption("benchmark_disable") and not pytestconfig.getoption("benchmark_enable")
-    gate = pytestconfig.stash[_GATE] = harness.QuietGate(float(pytestconfig.getoption("--bench-wait-quiet")))
+    gate = pytestconfig.stash[_GATE] = harness.QuietGate(pytestconfig.getoption("--bench-wait-quiet") or 0.0)
     return harness.Settings(
         max_time=max_time,
         min_rounds=int(pytestconfig.getoption("benchmark_min_rounds")),
@@ -115,12 +108,10 @@ def params() -> Any:
 @pytest.fixture(scope="session")
 def device_limits(pytestconfig: pytest.Config, settings: harness.Settings) -> dict[str, limits.DeviceLimits]:
     """Bandwidth and matmul peak of each device in the run, measured before the first row (small when disabled)."""
-    from xpnet import backends
-
     rows = matrix(pytestconfig)
-    devices = {limits.physical(c.device) for c in rows}
+    devices = {c.device for c in rows}
     # every backend on those devices, not only the run's: the hardware's limit does not depend on --bench-backends
-    pairs = [(n, d) for n, d in backends.pairs() if limits.physical(d) in devices and backends.status(n, d).available]
+    pairs = [(n, d) for n, d in backends.pairs() if d in devices and backends.status(n, d).available]
     dtypes = sorted({c.dtype for c in rows}, key=cases.DTYPES.index)
     found = limits.measure(pairs, dtypes, quick=settings.disabled)
     pytestconfig.stash[_LIMITS] = found
@@ -177,8 +168,7 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
         "foreign_load": meter.stop() if meter else None,
         "waited_for_quiet_s": gate.waited if (gate := config.stash.get(_GATE, None)) else 0.0,
         "flop_per_example": limits.flop_per_example(),
-        "options": {k: config.getoption(k) for k in ("--bench-sizes", "--bench-dtypes", "--bench-backends",
-                                                      "--bench-devices", "--bench-peers", "--bench-wait-quiet")},
+        "options": {f"--bench-{o.name}": config.getoption(f"--bench-{o.name}") for o in SUITE_OPTIONS},
         "pid": os.getpid(),
     }
 

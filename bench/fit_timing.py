@@ -16,29 +16,32 @@ import time
 from typing import Any
 
 from xpnet import backends, data, model, train
+from xpnet.keras_interop import from_keras, to_keras
 
 
 def keras_fit(params: model.Params, tr: data.Digits, te: data.Digits, epochs: int) -> dict[str, Any]:
     """The lab's own cell: ``model.compile(loss=BinaryCrossentropy(), optimizer=Adam(0.001)); model.fit(...)``."""
     import keras
 
-    km = model.to_keras(params)
+    km = to_keras(params)
     km.compile(loss=keras.losses.BinaryCrossentropy(), optimizer=keras.optimizers.Adam(learning_rate=0.001))
     t0 = time.perf_counter()
     hist = km.fit(tr.X, tr.y.astype("float32"), epochs=epochs, batch_size=32, verbose=0)
     seconds = time.perf_counter() - t0
-    acc = train.accuracy(model.from_keras(km), te.X, te.y)
+    acc = train.accuracy(from_keras(km), te.X, te.y)
     return {"run": f"keras {keras.__version__} fit ({keras.backend.backend()})", "seconds": seconds,
             "final_loss": float(hist.history["loss"][-1]), "test_accuracy": acc}
 
 
-def xpnet_fit(name: str, jit: bool, params: model.Params, tr: data.Digits, te: data.Digits,
+def xpnet_fit(name: str, device: str, jit: bool, params: model.Params, tr: data.Digits, te: data.Digits,
               epochs: int) -> dict[str, Any]:
+    """``xpnet.train.fit`` on ``name``'s ``device``; the run is named "xpnet NAME[ DEVICE][ jit]" (no device: cpu)."""
     t0 = time.perf_counter()
-    trained, history = train.fit(params, tr.X, tr.y, backend=name, epochs=epochs, jit=jit)
+    trained, history = train.fit(params, tr.X, tr.y, backend=name, device=device, epochs=epochs, jit=jit)
     seconds = time.perf_counter() - t0
-    return {"run": f"xpnet {name}{' jit' if jit else ''}", "seconds": seconds, "final_loss": history.losses[-1],
-            "test_accuracy": train.accuracy(trained, te.X, te.y)}
+    where = "" if device == "cpu" else f" {device}"
+    return {"run": f"xpnet {name}{where}{' jit' if jit else ''}", "seconds": seconds,
+            "final_loss": history.losses[-1], "test_accuracy": train.accuracy(trained, te.X, te.y)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, device in backends.available():
         for jit in (False, True) if backends.get(name, device).compiler else (False,):
-            rows.append(xpnet_fit(name, jit, params, tr, te, args.epochs))
+            rows.append(xpnet_fit(name, device, jit, params, tr, te, args.epochs))
             print(_line(rows[-1]), flush=True)
     if backends.status("tensorflow", "cpu").available:
         rows.append(keras_fit(params, tr, te, args.epochs))

@@ -27,12 +27,12 @@ log="$OUT/gpu-log.txt"
   python3 -m xpnet backends || true
 
   echo "== parity"
-  python3 -m xpnet parity --backends cupy,jax,torch --devices gpu,cuda --json >"$OUT/parity-gpu.json" \
+  python3 -m xpnet parity --backends cupy,jax,torch --devices gpu --json >"$OUT/parity-gpu.json" \
     && echo "parity ok" || echo "parity FAILED (see parity-gpu.json)"
 
   echo "== benchmark"
   # No peers but the native code (Keras and ONNX Runtime are CPU peers, and absent there);
   # 0.3 s per row keeps the whole run near 5 minutes, compile time included.
-  timeout 480 python3 -m xpnet.bench.cli --backends cupy,jax,torch --devices gpu,cuda --peers native \
+  timeout 480 python3 -m xpnet.bench.cli --backends cupy,jax,torch --devices gpu --peers native \
     --sizes "$SIZES" --max-time 0.3 --json "$OUT/bench-gpu.json" --plot ''
 } 2>&1 | tee "$log"

@@ -5,7 +5,7 @@ What "honest" means here, and where each part is done:
 * compilation and first-call costs stay out of the numbers: the first call (timed alone,
   reported as ``first_call_s``) and a warm-up run before the clock starts;
 * device work is finished before the clock stops: every timed call ends in the backend's
-  ``sync`` (``block_until_ready``, ``cuda.synchronize``...);
+  ``sync`` (``block_until_ready``, ``torch.cuda.synchronize``...);
 * calls shorter than :data:`ROUND_SECONDS` are repeated within a round (pytest-benchmark's
   ``iterations``), so that timer resolution and the per-round overhead vanish;
 * inputs are seeded uniform [0, 1) pixels, never zeros, and small inputs are rotated among
@@ -90,6 +90,18 @@ class Subject:
 def buffer_count(nbytes: int) -> int:
     """How many input buffers to rotate: enough to exceed :data:`ROTATE_BYTES`, at most :data:`MAX_BUFFERS`."""
     return max(1, min(MAX_BUFFERS, math.ceil(ROTATE_BYTES / max(nbytes, 1))))
+
+
+def best_time(fn: Callable[[], Any], repeats: int) -> float:
+    """The fastest of ``repeats`` calls of ``fn`` after one untimed call (compilation, first touch): the least
+    disturbed one. ``fn`` must finish its device work itself (end in the backend's ``sync``)."""
+    fn()
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 def check(out: np.ndarray, ref: np.ndarray, dtype: str, what: str) -> float:

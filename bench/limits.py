@@ -13,14 +13,14 @@ datasheet number.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from xpnet import backends
+from xpnet.bench.harness import best_time
 from xpnet.model import LAB_NETWORK, Network
 
 #: Bytes of one element, by dtype name.
@@ -64,22 +64,6 @@ class DeviceLimits:
         return asdict(self) | {"roofline": {d: self.roofline(d) for d in self.peak}}
 
 
-def physical(device: str) -> str:
-    """The hardware a backend's device name stands for: "cpu", or "gpu" for jax's "gpu", torch's "cuda", ...."""
-    return "cpu" if device == "cpu" else "gpu"
-
-
-def best_time(fn: Callable[[], Any], repeats: int) -> float:
-    """The fastest of ``repeats`` calls of ``fn`` (after one untimed call): the least disturbed one."""
-    fn()
-    best = math.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def copy_bandwidth(be: backends.Backend, nbytes: int, repeats: int = 5) -> float:
     """Bytes/s of ``y = -x`` on ``nbytes`` of float32 (read + write counted, as STREAM's copy)."""
     x = be.asarray(np.ones(nbytes // 4, dtype=np.float32), "float32")
@@ -106,7 +90,8 @@ def measure(
 ) -> dict[str, DeviceLimits]:
     """Limits of every device among the available (backend, device) ``pairs``, best backend kept.
 
-    Keyed by :func:`physical` device, so that torch's "cuda" and JAX's "gpu" share one GPU's limits.
+    Keyed by device name, which every backend spells alike ("cpu", "gpu", "gpu:1"), so that torch's
+    and JAX's first GPU share one GPU's limits.
 
     ``quick`` measures small sizes only (for test runs, where the numbers are not reported).
     """
@@ -116,9 +101,9 @@ def measure(
     found: dict[str, DeviceLimits] = {}
     for name, device in pairs:
         be = backends.get(name, device)
-        size = small if quick else (cpu if device == "cpu" else gpu)
+        size = small if quick else (cpu if be.device == "cpu" else gpu)
         bw = copy_bandwidth(be, size["nbytes"])
-        lim = found.setdefault(physical(device), DeviceLimits(physical(device), 0.0, ""))
+        lim = found.setdefault(be.device, DeviceLimits(be.device, 0.0, ""))
         if bw > lim.bandwidth:
             lim.bandwidth, lim.bandwidth_by = bw, name
         for dtype in dtypes:

@@ -12,10 +12,6 @@ from typing import Any
 
 import numpy as np
 
-#: Peer kinds: Keras ``model.predict(x)`` (what the lab times), Keras ``model(x)`` (eager call),
-#: and an ONNX Runtime CPU session.
-KINDS = ("keras-predict", "keras-call", "onnxruntime")
-
 #: ONNX element types by dtype name; ONNX Runtime's CPU MatMul has no bfloat16 kernel.
 _ONNX_DTYPES = {"float32": 1, "float64": 11}  # onnx.TensorProto.FLOAT, DOUBLE
 
@@ -35,7 +31,7 @@ def _on_cpu() -> Any:
 
 def keras_model(params: Any) -> Any:
     """The lab's Keras Sequential model holding ``params`` (float32, as Keras builds it), on the CPU."""
-    from xpnet.model import to_keras
+    from xpnet.keras_interop import to_keras
 
     with _on_cpu():
         return to_keras(params)

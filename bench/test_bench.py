@@ -17,7 +17,7 @@ from xpnet import backends
 from xpnet.api import Model
 from xpnet.bench import harness, native, peers
 from xpnet.bench.cases import Case
-from xpnet.bench.limits import DeviceLimits, physical
+from xpnet.bench.limits import DeviceLimits
 
 
 def _backend(case: Case) -> backends.Backend:
@@ -63,7 +63,7 @@ def _measure(
     xs, ref = host_inputs.get(case.m)
     with native.honest_compilers():
         found = harness.run(benchmark, subject, xs, ref, case.dtype, f"{case.impl} {case.id}", settings, peer)
-    lim = device_limits.get(physical(case.device))
+    lim = device_limits.get(case.device)
     benchmark.extra_info.update(
         impl=case.impl, backend=case.backend, device=case.device, variant=case.variant, column=case.column,
         m=case.m, dtype=case.dtype, version=version,

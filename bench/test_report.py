@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from xpnet import backends
-from xpnet.bench import cases, cli, harness, limits, report
+from xpnet import backends, data
+from xpnet.bench import breakdown, cases, cli, fit_timing, harness, limits, options, report
 from xpnet.model import init_params
 from xpnet.parity import reference, sample_inputs
 
@@ -35,12 +35,20 @@ def test_matrix_filters_and_big_sizes() -> None:
     assert {c.impl for c in rows} == {"xpnet", "onnxruntime"}
     assert {c.backend for c in rows if c.impl == "xpnet"} == {"numpy"}
     assert [c.m for c in rows] == sorted(c.m for c in rows)  # run order: by batch size
-    assert {c.m for c in rows if c.big} == {100_000, 1_000_000}
-    assert not cases.matrix(devices=["gpu"], peers=["keras", "onnxruntime"], backend_names=["numpy"])
+    assert {c.m for c in rows} == set(cases.ALL_SIZES) > set(cases.DEFAULT_SIZES)
+    cpu_only = [n for n in backends.names() if "gpu" not in backends.backend_class(n).devices]
+    assert not cases.matrix(devices=["gpu"], peers=["keras", "onnxruntime"], backend_names=cpu_only)
     with pytest.raises(ValueError, match="unknown backend"):
         cases.matrix(backend_names=["nope"])
     with pytest.raises(ValueError, match="unknown dtype"):
         cases.matrix(dtypes=["float16"])
+
+
+def test_matrix_reads_device_aliases_as_their_canonical_name() -> None:
+    gpu_rows = cases.matrix(devices=["gpu"], peers=[])
+    assert cases.matrix(devices=["cuda"], peers=[]) == cases.matrix(devices=["GPU:0"], peers=[]) == gpu_rows
+    gpu_pairs = {(n, d) for n, d in backends.pairs() if d == "gpu"}
+    assert {(c.backend, c.device) for c in gpu_rows} == gpu_pairs
 
 
 def test_parse_sizes() -> None:
@@ -64,7 +72,6 @@ def test_limits_arithmetic() -> None:
     assert lim.roofline("float32") == pytest.approx(min(16e9 / 1600, 145e9 / 20_780))
     assert lim.bound("float32") == "compute"
     assert lim.roofline("float64") is None
-    assert limits.physical("cuda") == limits.physical("gpu") == "gpu"
 
 
 def test_limits_measure_quick() -> None:
@@ -169,8 +176,7 @@ def test_report_table_and_targets(run_json: Path, tmp_path: Path) -> None:
 
 
 def test_cli_arguments_and_report_only(run_json: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
+    parser = cli.build_parser()
     args = parser.parse_args(["--quick", "--backends", "numpy, jax", "--sizes", "1,1e6", "--json", "x.json"])
     argv = cli.pytest_args(args, "x.json")
     assert "--bench-sizes=1,1e6" in argv and "--bench-backends=numpy,jax" in argv
@@ -183,3 +189,37 @@ def test_cli_arguments_and_report_only(run_json: Path, tmp_path: Path, capsys: p
     out = capsys.readouterr().out
     assert "vs old" in out and "1.00x" in out and plot.exists()
     assert cli.run(parser.parse_args(["--compare", str(tmp_path / "missing.json")])) == 2
+
+
+def test_each_suite_option_is_declared_once_for_pytest_and_the_cli(pytestconfig: pytest.Config,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    given = {o.name: ("2" if o.type is float else "a, b") for o in options.SUITE_OPTIONS}
+    argv = [arg for name, value in given.items() for arg in (f"--{name}", value)]
+    forwarded = cli.pytest_args(cli.build_parser().parse_args(argv), "x.json")
+    for o in options.SUITE_OPTIONS:
+        pytestconfig.getoption(f"--bench-{o.name}")  # declared for pytest: ValueError otherwise
+        assert f"--bench-{o.name}={'2.0' if o.type is float else 'a,b'}" in forwarded
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--help"])
+    assert exit_.value.code == 0
+    usage = capsys.readouterr().out
+    assert all(f"--{o.name}" in usage for o in options.SUITE_OPTIONS)
+    with pytest.raises(argparse.ArgumentTypeError):
+        options.name_list(" , ")
+
+
+def test_breakdown_times_every_piece_of_the_forward() -> None:
+    found = breakdown.pieces(backends.get("numpy"), m=64, repeats=1)
+    assert list(found) == ["X @ W1", "sigmoid(Z1 + b1)", "layers 2 and 3", "whole forward"]
+    assert all(0 < eager and 0 < jit for eager, jit in found.values())
+
+
+def test_fit_timing_trains_with_xpnet_and_keras() -> None:
+    digits = data.load("builtin")
+    tr, te = data.train_test_split(digits, test_fraction=0.2, seed=0)
+    params = init_params(seed=0)
+    row = fit_timing.xpnet_fit("numpy", "cpu", False, params, tr, te, epochs=1)
+    assert row["run"] == "xpnet numpy" and row["seconds"] > 0 and 0 <= row["test_accuracy"] <= 1
+    pytest.importorskip("keras", reason="keras is not installed (pip install \"xpnet[tensorflow]\")")
+    row = fit_timing.keras_fit(params, tr, te, epochs=1)
+    assert row["run"].startswith("keras") and np.isfinite(row["final_loss"]) and 0 <= row["test_accuracy"] <= 1

@@ -1,16 +1,18 @@
-"""The lab's network, written once against an Array API namespace ``xp``.
+"""The network, written once against an Array API namespace ``xp``.
 
-This package imports no framework and never asks which framework it runs on: every
-function takes arrays of one namespace (and, optionally, that namespace as ``xp``).
+This package imports no framework and nothing of xpnet outside itself (``import-linter``
+checks both): every function takes arrays of one namespace and that namespace as ``xp``.
+NumPy appears only as the host format of parameters (their initial draw and their files),
+never in the forward pass or the training math.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from .activations import ACTIVATIONS, activation, linear, relu, sigmoid
+from .activations import ACTIVATIONS, DERIVATIVES, ROWWISE, activation, linear, relu, sigmoid, softmax
+from .checks import InputError, InputTypeError, check_seed
 from .files import FileFormatError
 from .layers import dense, dense_loop
+from .namespace import namespace_of
 from .network import (
     LAB_NETWORK,
     THRESHOLD,
@@ -21,30 +23,17 @@ from .network import (
     forward_loop,
     forward_matmul,
     forward_one_loop,
+    forward_trace,
     predict_from_proba,
 )
 from .params import Params, describe, init_params, load, save
 from .summary import summary
-
-
-def to_keras(params: Params, name: str = "my_model") -> Any:
-    """The lab's Keras Sequential model holding ``params`` (needs Keras; see ``xpnet.backends.keras_interop``)."""
-    from xpnet.backends.keras_interop import to_keras as build
-
-    return build(params, name)
-
-
-def from_keras(model: Any) -> Params:
-    """xpnet parameters read from a Keras Sequential model of Dense layers."""
-    from xpnet.backends.keras_interop import from_keras as read
-
-    return read(model)
-
+from .training import LOSSES, Adam, adam_update, check_trainable, loss, loss_and_grads, make_step
 
 __all__ = [
-    "ACTIVATIONS", "FileFormatError", "activation", "LAB_NETWORK", "LayerSpec", "Network", "Params", "THRESHOLD",
-    "VARIANTS", "bind_activations", "dense", "dense_loop", "describe", "forward_loop", "forward_matmul",
-    "forward_one_loop",
-    "from_keras", "init_params", "linear", "load", "predict_from_proba", "relu", "save", "sigmoid",
-    "summary", "to_keras",
+    "ACTIVATIONS", "DERIVATIVES", "LAB_NETWORK", "LOSSES", "ROWWISE", "THRESHOLD", "VARIANTS", "Adam",
+    "FileFormatError", "InputError", "InputTypeError", "LayerSpec", "Network", "Params", "activation", "adam_update",
+    "bind_activations", "check_seed", "check_trainable", "dense", "dense_loop", "describe", "forward_loop",
+    "forward_matmul", "forward_one_loop", "forward_trace", "init_params", "linear", "load", "loss", "loss_and_grads",
+    "make_step", "namespace_of", "predict_from_proba", "relu", "save", "sigmoid", "softmax", "summary",
 ]

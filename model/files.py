@@ -16,8 +16,10 @@ from typing import IO, Any
 
 import numpy as np
 
+from .checks import InputError
 
-class FileFormatError(ValueError):
+
+class FileFormatError(InputError):
     """A file that exists but is not what xpnet expects; the message names the file and the problem."""
 
 

@@ -10,18 +10,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from xpnet.backends import namespace_of
+from .namespace import namespace_of
 
 
-def dense_loop(a_in: Any, W: Any, b: Any, g: Callable[[Any], Any], *, xp: Any = None) -> Any:
+def dense_loop(a_in: Any, W: Any, b: Any, g: Callable[[Any], Any], *, xp: Any = None, rowwise: bool = False) -> Any:
     """One example through a dense layer, one unit at a time (the lab's ``my_dense``).
 
     a_in: (n,) activations in; W: (n, j) weights; b: (j,) biases; g: activation.
     Returns the (j,) activations ``g(W[:, j] . a_in + b[j])``, built with ``stack``
-    instead of writing into a preallocated array.
+    instead of writing into a preallocated array. A ``rowwise`` activation (softmax),
+    which needs every unit's pre-activation, is applied once to the stacked vector.
     """
     xp = namespace_of(a_in, W, b) if xp is None else xp
-    return xp.stack([g(xp.vecdot(W[:, j], a_in) + b[j]) for j in range(W.shape[1])])
+    units = range(W.shape[1])
+    if rowwise:
+        return g(xp.stack([xp.vecdot(W[:, j], a_in) + b[j] for j in units]))
+    return xp.stack([g(xp.vecdot(W[:, j], a_in) + b[j]) for j in units])
 
 
 def dense(A_in: Any, W: Any, b: Any, g: Callable[[Any], Any], *, xp: Any = None) -> Any:

@@ -1,8 +1,10 @@
 """The network as data, and its forward pass in the lab's two styles.
 
 A network is an input width and a list of dense layers (units, activation); the lab's
-400-25-15-1 sigmoid classifier is :data:`LAB_NETWORK`. The forward functions take the
-layers' ``(W, b)`` pairs as arrays of any Array API namespace ``xp``.
+400-25-15-1 sigmoid classifier is :data:`LAB_NETWORK`, and its multiclass sequel
+(400-25-15-10, relu, relu, softmax) is ``Network.parse("25:relu,15:relu,10:softmax")``:
+the same code, other data. The forward functions take the layers' ``(W, b)`` pairs as
+arrays of any Array API namespace ``xp``.
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from .activations import activation
+from .activations import ROWWISE, activation, linear
 from .layers import dense, dense_loop
 
 #: Forward variants: per unit and per example as in the lab's ``my_dense``, one matmul
 #: per layer for the batch as in ``my_dense_v``, and that matmul forward compiled.
 VARIANTS = ("loop", "matmul", "jit")
 
-#: Probability at or above which the prediction is 1, as in the lab.
+#: Probability at or above which a one-unit output predicts 1, as in the lab.
 THRESHOLD = 0.5
 
 
@@ -32,7 +34,7 @@ class LayerSpec:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.units, int) or self.units < 1:
+        if isinstance(self.units, bool) or not isinstance(self.units, int) or self.units < 1:
             raise ValueError(f"a layer needs a positive whole number of units, got {self.units!r}")
         activation(self.activation)  # unknown names fail here, not at the first forward
 
@@ -45,17 +47,46 @@ class Network:
     layers: tuple[LayerSpec, ...]
 
     def __post_init__(self) -> None:
-        if not isinstance(self.input_dim, int) or self.input_dim < 1:
+        if isinstance(self.input_dim, bool) or not isinstance(self.input_dim, int) or self.input_dim < 1:
             raise ValueError(f"input_dim must be a positive whole number, got {self.input_dim!r}")
         if not self.layers:
             raise ValueError("a network needs at least one layer")
         object.__setattr__(self, "layers", tuple(self.layers))
+
+    @classmethod
+    def parse(cls, text: str, input_dim: int = 400) -> Network:
+        """A network from ``"25:sigmoid,15:sigmoid,1:sigmoid"`` (units:activation per layer, comma-separated)."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"layers must be text like '25:sigmoid,15:sigmoid,1:sigmoid', got {text!r}")
+        specs = []
+        for i, part in enumerate(text.split(","), start=1):
+            units, sep, act = part.strip().partition(":")
+            if not sep or not units.strip().isdigit():
+                raise ValueError(f"layer {i} of {text!r} is {part.strip()!r}; write units:activation, "
+                                 "e.g. 25:relu")
+            specs.append(LayerSpec(int(units), act.strip(), f"L{i}"))
+        return cls(input_dim, tuple(specs))
+
+    def __str__(self) -> str:
+        """'400-25-15-1 (sigmoid, sigmoid, sigmoid)'."""
+        widths = "-".join(str(w) for w in [self.input_dim] + [s.units for s in self.layers])
+        return f"{widths} ({', '.join(self.activations)})"
+
+    @property
+    def spec(self) -> str:
+        """The layers as ``Network.parse`` reads them: '25:sigmoid,15:sigmoid,1:sigmoid'."""
+        return ",".join(f"{s.units}:{s.activation}" for s in self.layers)
 
     @property
     def shapes(self) -> list[tuple[tuple[int, int], tuple[int]]]:
         """(W shape, b shape) of each layer."""
         widths = [self.input_dim] + [layer.units for layer in self.layers]
         return [((n_in, n_out), (n_out,)) for n_in, n_out in zip(widths, widths[1:], strict=False)]
+
+    @property
+    def count(self) -> int:
+        """Trainable numbers, as Keras counts them (the lab's: 10,025 + 390 + 16 = 10,431)."""
+        return sum(n_in * n_out + n_out for (n_in, n_out), _ in self.shapes)
 
     @property
     def activations(self) -> tuple[str, ...]:
@@ -65,16 +96,16 @@ class Network:
     def layer_names(self) -> tuple[str, ...]:
         return tuple(layer.name or f"L{i}" for i, layer in enumerate(self.layers, start=1))
 
+    @property
+    def outputs(self) -> int:
+        """Units of the last layer: 1 for a 0/1 classifier, the number of classes for softmax."""
+        return self.layers[-1].units
+
 
 #: The lab's model: Dense(25, sigmoid) -> Dense(15, sigmoid) -> Dense(1, sigmoid) on 400 pixels.
-LAB_NETWORK = Network(
-    input_dim=400,
-    layers=(LayerSpec(25, "sigmoid", "L1"), LayerSpec(15, "sigmoid", "L2"), LayerSpec(1, "sigmoid", "L3")),
-)
+LAB_NETWORK = Network.parse("25:sigmoid,15:sigmoid,1:sigmoid")
 
 Layers = Sequence[tuple[Any, Any]]
-
-
 Activations = Sequence[str | Callable[[Any], Any]]
 
 
@@ -87,7 +118,7 @@ def bind_activations(activations: Activations, xp: Any) -> tuple[Callable[[Any],
 
 
 def forward_matmul(layers: Layers, X: Any, activations: Activations, xp: Any) -> Any:
-    """Probabilities for a batch X (m, n) -> (m, units_out): one ``dense`` per layer.
+    """Outputs for a batch X (m, n) -> (m, units_out): one ``dense`` per layer.
 
     A 1-D X is one example and gives a 1-D result.
     """
@@ -97,11 +128,24 @@ def forward_matmul(layers: Layers, X: Any, activations: Activations, xp: Any) ->
     return A
 
 
+def forward_trace(layers: Layers, X: Any, activations: Activations, xp: Any) -> tuple[list[Any], Any]:
+    """What training needs of the forward: the input of every layer and the last layer's logits.
+
+    Returns ``([X, A1, ..., A_{L-1}], z_L)``: the hidden activations through ``dense``, and the
+    output layer's pre-activation (``dense`` with the identity), which the from-logits losses take.
+    """
+    inputs = [X]
+    for (W, b), g in zip(layers[:-1], bind_activations(activations[:-1], xp), strict=True):
+        inputs.append(dense(inputs[-1], W, b, g, xp=xp))
+    W, b = layers[-1]
+    return inputs, dense(inputs[-1], W, b, linear, xp=xp)
+
+
 def forward_one_loop(layers: Layers, x: Any, activations: Activations, xp: Any) -> Any:
     """One example (n,) through every layer, one unit at a time (the lab's ``my_sequential``)."""
     a = x
-    for (W, b), g in zip(layers, bind_activations(activations, xp), strict=True):
-        a = dense_loop(a, W, b, g, xp=xp)
+    for (W, b), g, name in zip(layers, bind_activations(activations, xp), activations, strict=True):
+        a = dense_loop(a, W, b, g, xp=xp, rowwise=name in ROWWISE)
     return a
 
 
@@ -113,5 +157,11 @@ def forward_loop(layers: Layers, X: Any, activations: Activations, xp: Any) -> A
 
 
 def predict_from_proba(proba: Any, xp: Any, threshold: float = THRESHOLD) -> Any:
-    """0/1 predictions: 1 where the probability is at least ``threshold``, as in the lab."""
-    return xp.astype(proba >= threshold, xp.int32)
+    """Class predictions from the network's outputs, as int32 of the same shape, less the class axis.
+
+    One output unit (the lab): 1 where the probability is at least ``threshold``, shape (m, 1)
+    as the lab's ``yhat``. Several (softmax): the index of the largest output, shape (m,).
+    """
+    if proba.shape[-1] == 1:
+        return xp.astype(proba >= threshold, xp.int32)
+    return xp.astype(xp.argmax(proba, axis=-1), xp.int32)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import xpnet
-from xpnet import api
+from xpnet import streaming
 from xpnet.api import MAPPED_BATCH_SIZE, DeviceMemoryError
 from xpnet.mapped import MappedPages
 from xpnet.validation import InputError
@@ -147,14 +147,14 @@ def data() -> np.ndarray:
 
 @pytest.mark.parametrize("batch_size", [7, 128, 300, 10_000])
 def test_chunked_predict_equals_one_chunk_on_every_backend(backend, data, batch_size):
+    # chunks of other shapes: other BLAS kernels, so equal within float32's tolerance, not bit for bit
+    # (the jit variant's chunks, padded to one compiled shape, are checked below)
     model = xpnet.Model(xpnet.init_params(seed=1), backend)
-    # torch.compile takes seconds per shape: its chunks run eagerly here, jit's padding is checked below
-    for variant in ("matmul",) if backend.name == "torch" else ("matmul", "jit"):
-        whole = model.predict_proba(data, variant)
-        chunked = model.predict_proba(data, variant, batch_size=batch_size)
-        assert chunked.shape == whole.shape == (300, 1) and chunked.dtype == whole.dtype
-        np.testing.assert_allclose(chunked, whole, rtol=1e-6, atol=1e-7)
-        np.testing.assert_array_equal(model.predict(data, variant, batch_size=batch_size), (whole >= 0.5))
+    whole = model.predict_proba(data)
+    chunked = model.predict_proba(data, batch_size=batch_size)
+    assert chunked.shape == whole.shape == (300, 1) and chunked.dtype == whole.dtype
+    np.testing.assert_allclose(chunked, whole, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(model.predict(data, batch_size=batch_size), (whole >= 0.5))
 
 
 def test_chunked_forward_concatenates_on_the_device(backend, data):
@@ -197,7 +197,7 @@ def test_jit_chunks_are_padded_to_one_compiled_shape(data):
 
 
 def test_a_memmap_without_batch_size_is_read_in_default_chunks(tmp_path, monkeypatch):
-    monkeypatch.setattr(api, "MAPPED_BATCH_SIZE", 64)
+    monkeypatch.setattr(streaming, "MAPPED_BATCH_SIZE", 64)
     np.save(tmp_path / "X.npy", np.zeros((300, N), np.float32))
     model, rows = xpnet.Model(), []
     asarray = model.backend.asarray
@@ -220,7 +220,7 @@ def test_releasing_pages_keeps_every_memmap_mode_correct(tmp_path, mode):
     model = xpnet.Model(xpnet.init_params(seed=2))
     p = model.predict_proba(X, batch_size=16)
     expected = model.predict_proba(np.array(X))
-    np.testing.assert_array_equal(p, expected)
+    np.testing.assert_allclose(p, expected, rtol=1e-6)  # chunks of 16 rows run other BLAS kernels than 256
     if mode != "r":
         assert (X[200] == 5.0).all()
         assert p[200, 0] != p[0, 0]
@@ -231,21 +231,9 @@ def test_releasing_pages_keeps_every_memmap_mode_correct(tmp_path, mode):
 
 
 def _real_out_of_memory_error(backend) -> BaseException:
-    """The framework's own error for an allocation that cannot succeed (1 PiB: beyond any address space).
-
-    TensorFlow's CPU allocator retries for 10 s before it gives up, so its error is built, not provoked.
-    """
-    n = 2**48
-    if backend.name == "tensorflow":
-        return backend.module.errors.ResourceExhaustedError(
-            None, None, f"OOM when allocating tensor with shape[{n}] and type float on {backend.device}")
+    """The framework's own error for an allocation that cannot succeed (1 PiB: beyond any address space)."""
     try:
-        if backend.name == "torch":
-            backend.module.empty(n)
-        elif backend.name == "jax":
-            backend.xp.zeros(n).block_until_ready()
-        else:
-            np.empty(n, np.float32)
+        backend.sync(backend.xp.zeros((2**48,), dtype=backend.dtype("float32")))
     except Exception as err:  # noqa: BLE001 - whatever the framework raises is what is checked
         return err
     raise AssertionError("a 1 PiB allocation succeeded")

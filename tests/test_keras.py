@@ -18,7 +18,7 @@ def params():
 
 @pytest.fixture(scope="module")
 def keras_model(params):
-    return model.to_keras(params)
+    return xpnet.to_keras(params)
 
 
 def test_to_keras_builds_the_labs_model(keras_model):
@@ -31,7 +31,7 @@ def test_to_keras_builds_the_labs_model(keras_model):
 
 
 def test_from_keras_reads_the_weights_back_exactly(params, keras_model):
-    back = model.from_keras(keras_model)
+    back = xpnet.from_keras(keras_model)
     assert back.network == params.network
     for a, b in zip(params.weights + params.biases, back.weights + back.biases, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -50,4 +50,4 @@ def test_xpnet_and_keras_give_the_same_probabilities_and_predictions(backend, pa
 def test_from_keras_refuses_layers_without_dense_weights():
     conv = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, use_bias=False)])
     with pytest.raises(ValueError, match="not a Dense layer with a bias"):
-        model.from_keras(conv)
+        xpnet.from_keras(conv)

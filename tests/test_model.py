@@ -4,6 +4,7 @@ loop == matmul == jit, parameters and their files."""
 from __future__ import annotations
 
 import warnings
+from functools import partial
 
 import hypothesis.strategies as st
 import numpy as np
@@ -27,13 +28,14 @@ LAB_AB = [[0.54735762, 0.57932425, 0.61063923], [0.57199613, 0.61301418, 0.65248
 
 def test_my_dense_gives_the_labs_published_values(backend, dtype):
     x, W, b = (backend.asarray(a, dtype) for a in (LAB_X1, LAB_W, LAB_B))
-    assert_close(dense_loop(x, W, b, sigmoid), LAB_A1, backend, "float32")
-    assert_close(dense(x, W, b, sigmoid), LAB_A1, backend, "float32")
+    g = partial(sigmoid, xp=backend.xp)
+    assert_close(dense_loop(x, W, b, g, xp=backend.xp), LAB_A1, backend, "float32")
+    assert_close(dense(x, W, b, g, xp=backend.xp), LAB_A1, backend, "float32")
 
 
 def test_my_dense_v_gives_the_labs_published_values(backend, dtype):
     X, W, b = (backend.asarray(a, dtype) for a in (LAB_XB, LAB_W, LAB_B.reshape(1, 3)))
-    assert_close(dense(X, W, b, sigmoid), LAB_AB, backend, "float32")
+    assert_close(dense(X, W, b, partial(sigmoid, xp=backend.xp), xp=backend.xp), LAB_AB, backend, "float32")
 
 
 @pytest.mark.parametrize("z", [-1e4, -1e3, -100.0, -88.8, -30.0, -1.0, 0.0, 1.0, 30.0, 88.8, 100.0, 1e3, 1e4])
@@ -42,7 +44,7 @@ def test_sigmoid_is_stable_and_exact_at_the_extremes(backend, dtype, z):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an overflow RuntimeWarning fails the test
         with np.errstate(over="raise", invalid="raise"):
-            s = backend.to_numpy(sigmoid(x))
+            s = backend.to_numpy(sigmoid(x, backend.xp))
     assert np.isfinite(s).all() and ((0 <= s) & (s <= 1)).all()
     with np.errstate(over="ignore"):  # float64 exp overflowing to inf gives 1 / inf = 0: right
         exact = 1 / (1 + np.exp(-np.array([z, -z], dtype=np.float64)))
@@ -54,7 +56,7 @@ def test_sigmoid_is_stable_and_exact_at_the_extremes(backend, dtype, z):
 
 
 def test_sigmoid_propagates_nan_as_numpy_does(backend):
-    s = backend.to_numpy(sigmoid(backend.asarray(np.array([np.nan, 0.0]))))
+    s = backend.to_numpy(sigmoid(backend.asarray(np.array([np.nan, 0.0])), backend.xp))
     assert np.isnan(s[0]) and s[1] == 0.5
 
 
@@ -67,23 +69,61 @@ def test_dense_loop_equals_dense_on_random_shapes_and_values(backend, n, units, 
     with np.errstate(over="ignore"):  # exp overflowing to inf gives the right 0
         expected = 1 / (1 + np.exp(-(a @ W + b)))
     a_, W_, b_ = (backend.asarray(v, "float64") for v in (a, W, b))
-    assert_close(dense_loop(a_, W_, b_, sigmoid), expected, backend, "float64")
-    assert_close(dense(a_, W_, b_, sigmoid), expected, backend, "float64")
+    g = partial(sigmoid, xp=backend.xp)
+    assert_close(dense_loop(a_, W_, b_, g, xp=backend.xp), expected, backend, "float64")
+    assert_close(dense(a_, W_, b_, g, xp=backend.xp), expected, backend, "float64")
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(widths=st.lists(st.integers(1, 9), min_size=2, max_size=4), m=st.integers(1, 5),
-       seed=st.integers(0, 1000))
-def test_loop_matmul_and_jit_forwards_agree_on_random_networks(backend, widths, m, seed):
-    if backend.name == "torch":
-        pytest.skip("torch.compile takes seconds per shape; its jit is checked on fixed shapes below")
-    net = Network(widths[0], tuple(LayerSpec(w) for w in widths[1:]))
+       seed=st.integers(0, 1000), data=st.data())
+def test_loop_and_matmul_forwards_agree_on_random_dense_networks(backend, widths, m, seed, data):
+    """Any dense network of sigmoid, relu and linear layers, with a softmax output or not: the same code.
+
+    (The jit variant compiles once per shape, seconds each for torch.compile: it is checked on fixed shapes.)
+    """
+    hidden = data.draw(st.lists(st.sampled_from(["sigmoid", "relu", "linear"]), min_size=len(widths) - 2,
+                                max_size=len(widths) - 2))
+    last = data.draw(st.sampled_from(["sigmoid", "relu", "linear", "softmax"]))
+    net = Network(widths[0], tuple(LayerSpec(w, a) for w, a in zip(widths[1:], [*hidden, last], strict=True)))
     params = model.init_params(seed, net, dtype="float64")
     X = np.random.default_rng(seed).random((m, widths[0]))
-    ref = xpnet.Model(params, "numpy", dtype="float64").predict_proba(X)
+    ref = _numpy_forward(params, X)
     m_ = xpnet.Model(params, backend, dtype="float64")
-    for variant in ("loop", "matmul", "jit"):
+    for variant in ("loop", "matmul"):
         assert_close(m_.forward(X, variant), ref, backend, "float64")
+
+
+def _numpy_forward(params, X):
+    """The network in plain NumPy, written out here, independently of xpnet's forward."""
+    a = X
+    for (W, b), name in zip(params.layers, params.network.activations, strict=True):
+        z = a @ W + b
+        if name == "sigmoid":
+            a = 1 / (1 + np.exp(-z))
+        elif name == "relu":
+            a = np.maximum(z, 0)
+        elif name == "softmax":
+            e = np.exp(z - z.max(axis=-1, keepdims=True))
+            a = e / e.sum(axis=-1, keepdims=True)
+        else:
+            a = z
+    return a
+
+
+def test_the_ten_digit_sequel_is_a_layer_list_and_runs_every_variant(backend, dtype):
+    net = Network.parse("25:relu,15:relu,10:softmax")
+    params = model.init_params(seed=2, network=net)
+    assert params.count == 10_025 + 390 + 160
+    X = np.random.default_rng(2).random((6, 400), dtype=np.float32)
+    ref = _numpy_forward(params.astype("float64"), X.astype(np.float64))
+    m = xpnet.Model(params, backend, dtype=dtype)
+    for variant in ("loop", "matmul", "jit"):
+        out = m.forward(X, variant)
+        assert tuple(out.shape) == (6, 10)
+        assert_close(out, ref, backend, dtype)
+    np.testing.assert_array_equal(m.predict(X), ref.argmax(axis=1))
+    assert tuple(m.forward(X[0], "loop").shape) == (10,)
 
 
 def test_the_lab_network_variants_agree_on_every_backend(backend, dtype):
@@ -125,11 +165,13 @@ def test_init_params_is_seeded_glorot_uniform_with_zero_biases():
     assert model.init_params(dtype="float64").dtype == np.float64
 
 
-def test_params_move_to_a_backend_in_one_call_and_back(backend):
-    p = model.init_params(seed=3)
-    on = p.to(backend.name, backend.device, "float64")
+def test_params_map_moves_them_to_a_backend_and_back(backend):
+    p = model.init_params(seed=3).with_record(note="kept")
+    on = p.map(lambda a: backend.asarray(a, "float64"))
     assert all(model_owner == backend.name for model_owner in map(xpnet.backends.owner, on.weights))
-    np.testing.assert_array_equal(on.numpy().weights[1], p.weights[1].astype(np.float64))
+    back = on.map(backend.to_numpy)
+    np.testing.assert_array_equal(back.weights[1], p.weights[1].astype(np.float64))
+    assert back.network == p.network and back.record == {"note": "kept"}
 
 
 def test_params_with_wrong_shapes_name_the_layer():
@@ -209,8 +251,11 @@ def test_bad_weights_files_get_specific_errors(tmp_path, problem, match):
         model.load(path, network=LAB_NETWORK)
 
 
-def test_summary_shows_the_keras_parameter_counts():
-    text = model.summary()
+@pytest.mark.parametrize("what", ["network", "params", "model"])
+def test_summary_shows_the_keras_parameter_counts(what):
+    params = model.init_params()
+    text = {"network": lambda: model.summary(), "params": lambda: xpnet.summary(params),
+            "model": lambda: xpnet.summary(xpnet.Model(params))}[what]()
     assert 'Model: "my_model"' in text
     for row in ("L1 (Dense)", "(None, 25)", "10,025", "L2 (Dense)", "390", "L3 (Dense)", "16",
                 "Total params: 10,431"):
@@ -229,9 +274,17 @@ def test_model_forward_checks_the_input_shape():
         m.predict(np.zeros((1, 400), complex))
 
 
-def test_jit_variant_is_compiled_once_and_reused(backend):
+def test_jit_variant_is_compiled_once_and_reused(backend, monkeypatch):
+    compilations = []
+    jit = backend.jit
+    monkeypatch.setattr(backend, "jit", lambda fn: compilations.append(fn) or jit(fn))
     m = xpnet.Model(backend=backend)
-    assert m.forward_fn("jit") is m.forward_fn("jit")
+    X = np.random.default_rng(0).random((4, 400), dtype=np.float32)
+    first = m.predict_proba(X, "jit")
+    for _ in range(3):
+        np.testing.assert_array_equal(m.predict_proba(X, "jit"), first)
+    m.forward_fn("jit")
+    assert len(compilations) == 1
 
 
 def test_saved_files_get_ordinary_permissions(tmp_path):
@@ -248,3 +301,53 @@ def test_predict_from_proba_thresholds_at_one_half_on_every_backend(backend):
     proba = backend.asarray(np.array([[0.0], [0.4999], [0.5], [0.93]]))
     out = backend.to_numpy(model.predict_from_proba(proba, backend.xp))
     np.testing.assert_array_equal(out, [[0], [0], [1], [1]])
+
+
+def test_network_parse_reads_units_and_activations():
+    net = Network.parse("25:relu, 15:relu,10:softmax")
+    assert (net.input_dim, net.outputs, net.activations) == (400, 10, ("relu", "relu", "softmax"))
+    assert net.spec == "25:relu,15:relu,10:softmax" and Network.parse(LAB_NETWORK.spec) == LAB_NETWORK
+    assert str(LAB_NETWORK) == "400-25-15-1 (sigmoid, sigmoid, sigmoid)"
+    for bad, match in (("25", "write units:activation"), ("25:tanh", "unknown activation 'tanh'"),
+                       ("0:relu", "positive whole number"), ("", "layers must be text")):
+        with pytest.raises(ValueError, match=match):
+            Network.parse(bad)
+
+
+@pytest.mark.parametrize("z", [[0.0, 0.0], [1e4, -1e4, 0.0], [-1e4, -1e4 + 1, -1e4]])
+def test_softmax_is_stable_and_sums_to_one(backend, dtype, z):
+    with np.errstate(over="raise", invalid="raise"):
+        out = backend.to_numpy(model.softmax(backend.asarray(np.array([z]), dtype), backend.xp))
+    expected = np.exp(np.array(z) - max(z))
+    expected /= expected.sum()
+    np.testing.assert_allclose(out[0], expected, rtol=1e-6, atol=1e-30)
+
+
+def test_predict_from_proba_takes_the_argmax_of_several_outputs(backend):
+    proba = backend.asarray(np.array([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3]]))
+    np.testing.assert_array_equal(backend.to_numpy(model.predict_from_proba(proba, backend.xp)), [1, 0])
+
+
+def test_weights_files_carry_the_network_and_the_training_record(tmp_path):
+    net = Network.parse("7:relu,3:softmax", input_dim=400)
+    p = model.init_params(1, net).with_record(data={"classes": [0, 1, 2], "fingerprint": "abc"})
+    q = model.load(model.save(p, tmp_path / "w.npz"))
+    assert q.network == net and q.record == p.record
+    old = dict(np.load(tmp_path / "w.npz"))  # a file of format 1 (before records) still loads, with none
+    del old["record"]
+    old["format_version"] = np.asarray(1)
+    np.savez(tmp_path / "old.npz", **old)
+    assert model.load(tmp_path / "old.npz").record == {}
+    with pytest.raises(TypeError, match="JSON serializable"):
+        p.with_record(bad=object())
+
+
+def test_without_xp_the_namespace_is_found_from_the_arrays_or_the_error_says_to_pass_it(backend):
+    """array-api-compat finds NumPy, JAX, PyTorch, CuPy and array-api-strict; TensorFlow needs xp=, and says so."""
+    z = backend.asarray(np.array([0.0, 2.0]))
+    try:
+        found = sigmoid(z)
+    except TypeError as err:
+        assert "pass it as xp=" in str(err)
+        return
+    np.testing.assert_allclose(backend.to_numpy(found), backend.to_numpy(sigmoid(z, backend.xp)))

@@ -12,22 +12,32 @@ from xpnet import backends, data, model, train
 from xpnet.model import LayerSpec, Network
 
 SMALL = Network(6, (LayerSpec(5), LayerSpec(4), LayerSpec(1)))
+#: The three losses: binary cross-entropy (the lab), softmax cross-entropy (the sequel), squared error.
+NETWORKS = {
+    "sigmoid-bce": SMALL,
+    "relu-softmax-ce": Network.parse("5:relu,4:relu,3:softmax", input_dim=6),
+    "sigmoid-linear-mse": Network.parse("5:sigmoid,4:linear,2:linear", input_dim=6),
+}
 
 
-def _problem(seed: int = 0, m: int = 7):
-    params = model.init_params(seed, SMALL, dtype="float64")
+def _problem(seed: int = 0, m: int = 7, network: Network = SMALL):
+    params = model.init_params(seed, network, dtype="float64")
     rng = np.random.default_rng(seed)
     # biases that are not zero, so that their gradients are tested too
-    params = model.Params(SMALL, params.weights, tuple(rng.normal(0, 0.5, b.shape) for b in params.biases))
+    params = model.Params(network, params.weights, tuple(rng.normal(0, 0.5, b.shape) for b in params.biases))
     X = rng.normal(0, 1, (m, 6))
-    y = (rng.random((m, 1)) > 0.5).astype(np.float64)
+    outputs = network.outputs
+    if network.activations[-1] == "linear":
+        y = rng.normal(0, 1, (m, outputs))
+    else:
+        y = train.targets(rng.integers(0, max(2, outputs), m), m, outputs)
     return params, X, y
 
 
 def _hand_grads(params, X, y):
     import array_api_compat.numpy as xp
 
-    _, grads = train.loss_and_grads(params.layers, X, y, params.network.activations, xp)
+    _, grads = model.loss_and_grads(params.layers, X, y, params.network.activations, xp)
     return [g for pair in grads for g in pair]
 
 
@@ -35,10 +45,11 @@ def _rel_err(a, b):
     return float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / max(np.max(np.abs(np.asarray(b))), 1e-300))
 
 
-def test_gradients_match_central_finite_differences():
+@pytest.mark.parametrize("network", NETWORKS.values(), ids=NETWORKS)
+def test_gradients_match_central_finite_differences(network):
     import array_api_compat.numpy as xp
 
-    params, X, y = _problem()
+    params, X, y = _problem(network=network)
     flat = [a.copy() for pair in params.layers for a in pair]
     hand = _hand_grads(params, X, y)
     acts = params.network.activations
@@ -50,7 +61,7 @@ def test_gradients_match_central_finite_differences():
                 shifted = [f.copy() for f in flat]
                 shifted[k][idx] += sign * h
                 layers = tuple(zip(shifted[0::2], shifted[1::2], strict=True))
-                numeric[idx] += sign * float(train.loss(layers, X, y, acts, xp)) / (2 * h)
+                numeric[idx] += sign * float(model.loss(layers, X, y, acts, xp)) / (2 * h)
         assert _rel_err(hand[k], numeric) < 1e-7, f"parameter {k}"
 
 
@@ -62,7 +73,7 @@ def _autodiff_jax(params, X, y):
     acts = params.network.activations
 
     def f(flat):
-        return train.loss(tuple(zip(flat[0::2], flat[1::2], strict=True)), jnp.asarray(X), jnp.asarray(y), acts, jnp)
+        return model.loss(tuple(zip(flat[0::2], flat[1::2], strict=True)), jnp.asarray(X), jnp.asarray(y), acts, jnp)
 
     return jax.grad(f)([jnp.asarray(a) for pair in params.layers for a in pair])
 
@@ -74,7 +85,7 @@ def _autodiff_tensorflow(params, X, y):
 
     flat = [tf.Variable(a) for pair in params.layers for a in pair]
     with tf.GradientTape() as tape:
-        value = train.loss(tuple(zip(flat[0::2], flat[1::2], strict=True)), tf.constant(X), tf.constant(y),
+        value = model.loss(tuple(zip(flat[0::2], flat[1::2], strict=True)), tf.constant(X), tf.constant(y),
                            params.network.activations, xp)
     return [g.numpy() for g in tape.gradient(value, flat)]
 
@@ -84,19 +95,20 @@ def _autodiff_torch(params, X, y):
     import torch
 
     flat = [torch.tensor(a, requires_grad=True) for pair in params.layers for a in pair]
-    value = train.loss(tuple(zip(flat[0::2], flat[1::2], strict=True)), torch.tensor(X), torch.tensor(y),
+    value = model.loss(tuple(zip(flat[0::2], flat[1::2], strict=True)), torch.tensor(X), torch.tensor(y),
                        params.network.activations, xp)
     value.backward()
     return [p.grad.numpy() for p in flat]
 
 
+@pytest.mark.parametrize("network", NETWORKS.values(), ids=NETWORKS)
 @pytest.mark.parametrize("framework", ["jax", "tensorflow", "torch"])
-def test_hand_derived_gradients_match_autodiff(framework):
+def test_hand_derived_gradients_match_autodiff(framework, network):
     if not backends.status(framework, "cpu").available:
         pytest.skip(backends.status(framework, "cpu").reason)
     autodiff = {"jax": _autodiff_jax, "tensorflow": _autodiff_tensorflow, "torch": _autodiff_torch}[framework]
     for seed in range(3):
-        params, X, y = _problem(seed)
+        params, X, y = _problem(seed, network=network)
         for k, (hand, auto) in enumerate(zip(_hand_grads(params, X, y), autodiff(params, X, y), strict=True)):
             assert _rel_err(hand, np.asarray(auto)) <= 1e-10, f"seed {seed}, parameter {k}"
 
@@ -110,10 +122,10 @@ def test_adam_step_matches_keras_adam():
     import array_api_compat.numpy as xp
 
     p, m, v = (w0.astype(np.float32),), (np.zeros((3, 2), np.float32),), (np.zeros((3, 2), np.float32),)
-    adam = train.Adam()
+    adam = model.Adam()
     for step, g in enumerate(grads, start=1):
         opt.apply_gradients([(keras.ops.convert_to_tensor(g.astype(np.float32)), var)])
-        p, m, v = train.adam_update(p, (g.astype(np.float32),), m, v, np.float32(adam.alpha(step)), adam, xp)
+        p, m, v = model.adam_update(p, (g.astype(np.float32),), m, v, np.float32(adam.alpha(step)), adam, xp)
     np.testing.assert_allclose(p[0], keras.ops.convert_to_numpy(var), rtol=1e-6)
 
 
@@ -123,7 +135,7 @@ def test_loss_is_finite_and_exact_at_extreme_logits(backend, dtype, z, y, expect
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is right
-            value = backend.to_numpy(train.bce_from_logits(backend.asarray(np.array([[z]]), dtype),
+            value = backend.to_numpy(model.training.bce_from_logits(backend.asarray(np.array([[z]]), dtype),
                                                            backend.asarray(np.array([[y]]), dtype), backend.xp))
     assert np.isfinite(value)
     assert value == pytest.approx(expected, rel=1e-6, abs=1e-7)
@@ -206,10 +218,47 @@ def test_fit_rejects_bad_settings(kwargs, match, builtin_split):
         train.fit(model.init_params(0), tr.X, tr.y, **kwargs)
 
 
-def test_fit_needs_a_sigmoid_output_layer():
-    net = Network(4, (LayerSpec(3), LayerSpec(1, "linear")))
-    with pytest.raises(ValueError, match="training needs a sigmoid last layer"):
-        train.fit(model.init_params(0, net), np.zeros((2, 4)), np.zeros((2, 1)))
+def test_fit_refuses_layers_it_has_no_loss_or_derivative_for():
+    with pytest.raises(ValueError, match="no derivative for a hidden layer of 'softmax'"):
+        train.fit(model.init_params(0, Network.parse("3:softmax,2:softmax", 4)), np.zeros((2, 4)), np.zeros(2))
+
+
+def test_fit_refuses_labels_that_are_not_class_indices_of_the_output():
+    net = Network.parse("3:relu,4:softmax", 4)
+    with pytest.raises(ValueError, match=r"y\[1\] is 4"):
+        train.fit(model.init_params(0, net), np.zeros((2, 4)), np.array([3, 4]))
+
+
+def test_resume_without_a_checkpoint_says_so(tmp_path, builtin_split):
+    tr, _ = builtin_split
+    with pytest.raises(FileNotFoundError, match="nothing to resume: no checkpoint at"):
+        train.fit(model.init_params(0), tr.X, tr.y, epochs=1, checkpoint=tmp_path / "none.npz", resume=True)
+
+
+@pytest.mark.parametrize("z, label, expected", [
+    ([[1e4, 0.0, -1e4]], 0, 0.0), ([[1e4, 0.0, -1e4]], 2, 2e4), ([[-1e4, -1e4, -1e4]], 1, np.log(3)),
+    ([[0.0, 0.0]], 0, np.log(2)),
+])
+def test_softmax_loss_is_finite_and_exact_at_extreme_logits(backend, dtype, z, label, expected):
+    z = np.array(z)
+    target = train.targets(np.array([label]), 1, z.shape[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            value = backend.to_numpy(model.training.softmax_ce_from_logits(
+                backend.asarray(z, dtype), backend.asarray(target, dtype), backend.xp))
+    assert value == pytest.approx(expected, rel=1e-6, abs=1e-7)
+
+
+def test_the_record_of_a_fit_says_how_it_was_trained(builtin_split):
+    tr, _ = builtin_split
+    params, history = train.fit(model.init_params(0).with_record(data={"source": "test"}), tr.X, tr.y, epochs=2,
+                                seed=5, batch_size=16)
+    record = params.record
+    assert record["data"] == {"source": "test"}
+    assert record["training"] | {} == {"epochs": 2, "batch_size": 16, "seed": 5, "optimizer": "Adam(0.001)",
+                                       "backend": "numpy", "device": "cpu", "dtype": "float32", "jit": False,
+                                       "final_loss": history.losses[-1]}
 
 
 def test_lab_settings_on_mnist_zeros_and_ones_reach_99_percent_on_every_backend(mnist_dir):

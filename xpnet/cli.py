@@ -46,8 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the default weights and inputs")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    p = sub.add_parser("train", help="train the lab's network (Adam, batch 32) on one or more backends")
+    p = sub.add_parser("train", help="train a network (the lab's by default; Adam, batch 32) on one or more backends")
     _data_arguments(p)
+    p.add_argument("--layers", type=_network, default=LAB_LAYERS,
+                   help="units:activation per layer, comma-separated (default: the lab's %(default)s; the sequel: "
+                        "25:relu,15:relu,10:softmax with --digits 0-9)")
     p.add_argument("--backend", type=_csv, default=["numpy"],
                    help="backend, or several comma-separated to compare their training (default: numpy)")
     p.add_argument("--device", default=None, help="device (default: the backend's first)")
@@ -61,21 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress")
     p.add_argument("--json", action="store_true", help="print the losses and accuracies as JSON")
 
-    p = sub.add_parser("predict", help="predict digits with saved weights: accuracy, confusion, misses")
-    _data_arguments(p)
+    p = sub.add_parser("predict", help="predict digits with saved weights: accuracy, per class, confusion, misses")
+    _data_arguments(p, recorded=True)
     p.add_argument("--weights", required=True, help="weights .npz written by xpnet train")
     p.add_argument("--backend", type=_csv, default=["numpy"], help="backend(s), comma-separated")
     p.add_argument("--device", default=None)
     p.add_argument("--split", choices=["all", "test", "train"], default="all",
-                   help="which digits: all (default), or the held-out/training part of --seed's split")
+                   help="which digits: all (default), or the part held out in training / trained on, as the "
+                        "weights file records it")
     p.add_argument("--plot", default=None, help="draw the 8x8 digit grid (and FILE-misclassified.png)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
-    p = sub.add_parser("bench", help="time every variant on every backend and device beside Keras, native code, "
-                                     "ONNX Runtime and the measured roofline (pytest-benchmark)")
-    from xpnet.bench import cli as bench_cli
-
-    bench_cli.add_arguments(p)
+    # The benchmark suite parses its own options (``xpnet bench --help``): it is loaded only when it runs.
+    sub.add_parser("bench", add_help=False, help="time every variant on every backend and device beside Keras, "
+                   "native code, ONNX Runtime and the measured roofline (pytest-benchmark; xpnet bench --help)")
 
     p = sub.add_parser("run", help="the whole lab: train, save, parity, timings, pictures, report folder")
     _data_arguments(p)
@@ -87,26 +89,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _data_arguments(p: argparse.ArgumentParser) -> None:
+#: The lab's network, as --layers writes it.
+LAB_LAYERS = "25:sigmoid,15:sigmoid,1:sigmoid"
+
+
+def _network(text: str) -> Any:
+    from xpnet.model import Network
+
+    try:
+        return Network.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _digits(text: str) -> tuple[int, ...]:
+    from xpnet.data import parse_digits
+
+    try:
+        return parse_digits(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _data_arguments(p: argparse.ArgumentParser, recorded: bool = False) -> None:
+    """--data, --digits, --seed, --test-fraction; ``recorded``: their defaults come from the weights file."""
     p.add_argument("--data", default="builtin",
                    help="builtin (default), a lab folder (X.npy, y.npy), an MNIST folder/IDX file or mnist.npz")
+    if recorded:
+        p.add_argument("--digits", type=_digits, default=None,
+                       help="digits to score, e.g. 0,1 or 0-9 (default: those the weights were trained on)")
+        p.add_argument("--seed", type=int, default=None, help="seed of the split (default: the training's)")
+        p.add_argument("--test-fraction", type=float, default=None,
+                       help="share of digits held out (default: the training's)")
+        return
+    p.add_argument("--digits", type=_digits, default=(0, 1),
+                   help="digits to classify, e.g. 0,1 (default, the lab) or 0-9 (the sequel)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights, the split and the batch order")
     p.add_argument("--test-fraction", type=float, default=0.2, help="share of digits held out (default 0.2)")
 
 
-def _load_split(args: argparse.Namespace, log: Callable[[str], None]) -> tuple:
-    from xpnet import data
-
-    digits = data.load(args.data)
-    train_set, test_set = data.train_test_split(digits, test_fraction=args.test_fraction, seed=args.seed)
-    log(f"data: {digits.format} from {digits.source}: {len(digits)} digits "
-        f"({len(train_set)} train, {len(test_set)} held out)")
-    return digits, train_set, test_set
-
-
-def _data_record(digits: Any, train_set: Any, test_set: Any) -> dict[str, Any]:
-    return {"format": digits.format, "source": digits.source, "digits": len(digits), "train": len(train_set),
-            "test": len(test_set)}
+def _describe_split(split: Any) -> str:
+    d = split.digits
+    return (f"data: {d.format} from {d.source}: {len(d)} digits of {', '.join(map(str, d.classes))} "
+            f"({len(split.train)} train, {len(split.test)} held out)")
 
 
 def _stderr(text: str) -> None:
@@ -149,26 +174,28 @@ def cmd_parity(args: argparse.Namespace) -> int:
 
 @command
 def cmd_train(args: argparse.Namespace) -> int:
-    from xpnet import model, plots, train
+    from xpnet import model, plots, train, workflow
     from xpnet.progress import FitProgress
 
     log = (lambda text: None) if args.quiet or args.json else _stderr
-    digits, train_set, test_set = _load_split(args, log)
     if args.resume and not args.out:
         raise ValueError("--resume needs --out, the weights file whose checkpoint to continue")
+    workflow.check_outputs_fit_classes(args.layers, args.digits)
+    split = workflow.load_split(args.data, args.digits, args.seed, args.test_fraction)
+    log(_describe_split(split))
     runs = []
     for i, name in enumerate(args.backend):
         progress = FitProgress(sys.stderr) if not (args.quiet or args.json) else None
         out = args.out if i == 0 else None
-        log(f"training on {name} ({args.device or 'default device'}, {args.dtype}, jit={args.jit})")
+        log(f"training {args.layers} on {name} ({args.device or 'default device'}, {args.dtype}, jit={args.jit})")
         params, history = train.fit(
-            model.init_params(args.seed), train_set.X, train_set.y, backend=name, device=args.device,
-            dtype=args.dtype, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, jit=args.jit,
-            checkpoint=f"{out}.ckpt.npz" if out else None, resume=args.resume,
+            model.init_params(args.seed, args.layers).with_record(data=split.record), split.train.X, split.train.y,
+            backend=name, device=args.device, dtype=args.dtype, epochs=args.epochs, batch_size=args.batch_size,
+            seed=args.seed, jit=args.jit, checkpoint=f"{out}.ckpt.npz" if out else None, resume=args.resume,
             on_batch=progress.on_batch if progress else None, on_epoch=progress.on_epoch if progress else None)
         if out:
             log(f"weights: {model.save(params, out)}")
-        record = history.to_dict() | {"test_accuracy": train.accuracy(params, test_set.X, test_set.y)}
+        record = history.to_dict() | {"test_accuracy": train.accuracy(params, split.test.X, split.test.y)}
         runs.append(record)
         if not args.json:
             print(f"{name}: final loss {history.losses[-1]:.6f}, held-out accuracy {record['test_accuracy']:.2%}, "
@@ -177,7 +204,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.plot:
         log(f"plot: {plots.loss_curves(args.plot, {r['backend']: r['losses'] for r in runs})}")
     if args.json:
-        print(json.dumps({"data": _data_record(digits, train_set, test_set), "runs": runs,
+        print(json.dumps({"data": split.record, "network": str(args.layers), "runs": runs,
                           "max_rel_loss_difference": spread}, indent=2))
     elif len(runs) > 1:
         print(f"largest relative difference of any epoch's loss from {runs[0]['backend']}'s: {spread:.2e}")
@@ -191,43 +218,59 @@ def _loss_spread(runs: list[dict]) -> float:
 
 @command
 def cmd_predict(args: argparse.Namespace) -> int:
-    from xpnet import model, plots
+    from xpnet import model, plots, workflow
     from xpnet.api import Model
     from xpnet.evaluate import evaluate
 
     log = (lambda text: None) if args.json else _stderr
     params = model.load(args.weights)
-    digits, train_set, test_set = _load_split(args, log)
-    chosen = {"all": digits, "train": train_set, "test": test_set}[args.split]
-    evals = [evaluate(Model(params, name, args.device), chosen.X, chosen.y) for name in args.backend]
+    split = workflow.trained_split(params, args.data, args.split, classes=args.digits, seed=args.seed,
+                                   test_fraction=args.test_fraction)
+    workflow.check_outputs_fit_classes(params.network, split.digits.classes)
+    log(_describe_split(split))
+    chosen = split.part(args.split)
+    evals = [evaluate(Model(params, name, args.device), chosen.X, chosen.y, chosen.classes) for name in args.backend]
     first = evals[0]
     agree = all(np.array_equal(e.yhat, first.yhat) for e in evals[1:])
-    result = first.to_dict() | {"data": _data_record(digits, train_set, test_set) | {"split": args.split},
+    result = first.to_dict() | {"data": split.record | {"part": args.split}, "network": str(params.network),
                                 "backends": [e.to_dict() for e in evals], "backends_agree": agree}
     if args.plot:
-        grid = plots.digits_grid(args.plot, chosen.X, chosen.y, {e.backend: e.yhat for e in evals}, seed=args.seed)
-        missed_path = Path(args.plot).with_name(Path(args.plot).stem + "-misclassified.png")
-        missed = plots.misclassified(missed_path, chosen.X, chosen.y, first.proba, first.misclassified)
-        result["pictures"] = [str(grid), str(missed)]
-        log(f"pictures: {grid}, {missed}")
+        result["pictures"] = _predict_pictures(args.plot, chosen, evals, args.seed or 0)
+        log(f"pictures: {', '.join(result['pictures'])}")
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    c = first.confusion
     for e in evals:
         print(f"{e.backend} ({e.device}): accuracy {e.accuracy:.2%} on {len(e.y)} digits")
-    print(f"confusion: true 0 as 0: {c['tn']}, 0 as 1: {c['fp']}, 1 as 0: {c['fn']}, 1 as 1: {c['tp']}")
+    print("accuracy per digit: " + ", ".join(f"{d}: {a:.2%}" if a is not None else f"{d}: -"
+                                             for d, a in first.per_class_accuracy.items()))
+    print(plots.confusion_text(first.confusion_matrix, first.classes))
     print(f"misclassified indices: {first.misclassified}")
     if len(evals) > 1:
         print(f"backends agree on every prediction: {'yes' if agree else 'NO'}")
     return 0
 
 
+def _predict_pictures(path: str, chosen: Any, evals: list, seed: int) -> list[str]:
+    """The digit grid, the misclassified digits and the confusion matrix, beside ``path``."""
+    from xpnet import plots
+
+    first = evals[0]
+    stem = Path(path)
+    grid = plots.digits_grid(path, chosen.X, chosen.y, {e.backend: e.yhat for e in evals}, seed=seed,
+                             classes=chosen.classes)
+    missed = plots.misclassified(stem.with_name(stem.stem + "-misclassified.png"), chosen.X, chosen.y,
+                                 first.proba, first.misclassified, classes=chosen.classes)
+    matrix = plots.confusion_matrix(stem.with_name(stem.stem + "-confusion.png"), first.confusion_matrix,
+                                    first.classes)
+    return [str(grid), str(missed), str(matrix)]
+
+
 @command
 def cmd_bench(args: argparse.Namespace) -> int:
     from xpnet.bench import cli as bench_cli
 
-    return bench_cli.run(args)
+    return bench_cli.main(args.rest)
 
 
 @command
@@ -248,7 +291,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, not errors
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command != "bench" and rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
     try:
         return COMMANDS[args.command](args)
     except BrokenPipeError:  # the output went into a pipe that closed early (``| head``): not an error

@@ -1,4 +1,7 @@
-"""The lab's pictures: digits with their labels and predictions, and loss curves.
+"""The lab's pictures: digits with their labels and predictions, loss curves, the confusion matrix.
+
+Labels and predictions are class indices; ``classes`` gives the digit each stands for
+((0, 1) for the lab, so its pictures show the indices themselves).
 
 matplotlib is an optional extra (``pip install "xpnet[plot]"``); it is imported only
 here, with the non-interactive Agg backend, so plots work on machines with no display.
@@ -39,7 +42,7 @@ def _save(fig: Any, path: str | Path) -> Path:
 
 
 def digits_grid(path: str | Path, X: np.ndarray, y: np.ndarray, yhat: Mapping[str, np.ndarray],
-                seed: int = 0, rows: int = 8, cols: int = 8) -> Path:
+                seed: int = 0, rows: int = 8, cols: int = 8, classes: Sequence[int] = (0, 1)) -> Path:
     """The lab's 8x8 grid of random digits, each titled "label,yhat" with one yhat per backend."""
     plt = _pyplot()
     rng = np.random.default_rng(seed)
@@ -49,15 +52,16 @@ def digits_grid(path: str | Path, X: np.ndarray, y: np.ndarray, yhat: Mapping[st
         ax.set_axis_off()
     for ax, i in zip(np.ravel(axes), picks, strict=False):
         ax.imshow(X[i].reshape(20, 20).T, cmap="gray")  # the lab's column-major layout
-        ax.set_title(",".join([str(int(y[i, 0]))] + [str(int(p[i, 0])) for p in yhat.values()]), fontsize=9)
+        ax.set_title(",".join([str(classes[int(y[i, 0])])] + [str(classes[int(p[i, 0])]) for p in yhat.values()]),
+                     fontsize=9)
     fig.suptitle("label, yhat: " + ", ".join(yhat), fontsize=12)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     return _save(fig, path)
 
 
 def misclassified(path: str | Path, X: np.ndarray, y: np.ndarray, proba: np.ndarray,
-                  indices: Sequence[int], limit: int = 16) -> Path:
-    """The misclassified digits, each titled "label, probability" (an empty note when there are none)."""
+                  indices: Sequence[int], limit: int = 16, classes: Sequence[int] = (0, 1)) -> Path:
+    """The misclassified digits, each titled "label, probability of 1" (one output) or "label as predicted"."""
     plt = _pyplot()
     shown = list(indices)[:limit]
     cols = max(1, min(8, len(shown)))
@@ -67,7 +71,12 @@ def misclassified(path: str | Path, X: np.ndarray, y: np.ndarray, proba: np.ndar
         ax.set_axis_off()
     for ax, i in zip(axes.ravel(), shown, strict=False):
         ax.imshow(X[i].reshape(20, 20).T, cmap="gray")
-        ax.set_title(f"#{i}: {int(y[i, 0])}, p={proba[i, 0]:.2f}", fontsize=8)
+        label = classes[int(y[i, 0])]
+        if proba.shape[-1] == 1:
+            ax.set_title(f"#{i}: {label}, p={proba[i, 0]:.2f}", fontsize=8)
+        else:
+            top = int(np.argmax(proba[i]))
+            ax.set_title(f"#{i}: {label} as {classes[top]} ({proba[i, top]:.2f})", fontsize=8)
     title = f"misclassified: {len(indices)}" + (f" (first {len(shown)})" if len(indices) > len(shown) else "")
     if not shown:
         axes[0, 0].text(0.5, 0.5, "none", ha="center", va="center", fontsize=14)
@@ -84,10 +93,39 @@ def loss_curves(path: str | Path, losses: Mapping[str, Sequence[float]]) -> Path
     for k, (name, curve) in enumerate(losses.items()):
         ax.plot(range(1, len(curve) + 1), curve, styles[k % len(styles)], marker="o", markersize=3, label=name)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("binary cross-entropy")
+    ax.set_ylabel("loss (cross-entropy)")
     ax.set_yscale("log")
     ax.set_title("training loss")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
     return _save(fig, path)
+
+
+def confusion_matrix(path: str | Path, matrix: np.ndarray, classes: Sequence[int]) -> Path:
+    """The k x k confusion matrix as a picture: true digit down, predicted digit across, counts in the cells."""
+    plt = _pyplot()
+    k = len(classes)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * k, 1.0 + 0.5 * k))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(k), [str(c) for c in classes])
+    ax.set_yticks(range(k), [str(c) for c in classes])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    high = matrix.max() / 2 if matrix.size else 0
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=8,
+                    color="white" if matrix[i, j] > high else "black")
+    ax.set_title("confusion matrix")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def confusion_text(matrix: np.ndarray, classes: Sequence[int]) -> str:
+    """The confusion matrix as aligned text (true digit down, predicted across); no matplotlib needed."""
+    width = max(4, len(str(int(matrix.max(initial=0)))) + 1)
+    head = "true\\pred" + "".join(f"{c:>{width}}" for c in classes)
+    lines = [head] + [f"{c:>9}" + "".join(f"{int(v):>{width}}" for v in row) for c, row in zip(classes, matrix,
+                                                                                            strict=True)]
+    return "confusion matrix:\n" + "\n".join(lines)

@@ -19,11 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from xpnet import backends, data, model, parity, train
+from xpnet import backends, data, model, parity, train, workflow
 from xpnet.api import Model
 from xpnet.evaluate import Evaluation, evaluate
 from xpnet.model.files import atomic_write
 from xpnet.progress import FitProgress
+from xpnet.validation import InputError
 
 
 @dataclass(frozen=True)
@@ -81,15 +82,15 @@ def run_lab(
     progress: FitProgress | None = None,
 ) -> dict[str, Any]:
     """Run the lab end to end and write the report folder; return the report as a dict."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _report_folder(out_dir)
     t_start = time.perf_counter()
-    digits = data.load(data_spec)
-    train_set, test_set = data.train_test_split(digits, test_fraction=test_fraction, seed=seed)
+    split = workflow.load_split(data_spec, (0, 1), seed, test_fraction)
+    digits, train_set, test_set = split.digits, split.train, split.test
     log(f"data: {digits.format} from {digits.source}: {len(digits)} digits, "
         f"{len(train_set)} to train, {len(test_set)} held out")
 
-    params, history = train.fit(model.init_params(seed), train_set.X, train_set.y, backend=backend,
+    params, history = train.fit(model.init_params(seed).with_record(data=split.record), train_set.X, train_set.y,
+                                backend=backend,
                                 device=device, epochs=epochs, seed=seed,
                                 on_batch=progress.on_batch if progress else None,
                                 on_epoch=progress.on_epoch if progress else None)
@@ -105,8 +106,7 @@ def run_lab(
 
     pictures = _pictures(out, test_set, evaluations, history, log)
     result = {
-        "data": {"format": digits.format, "source": digits.source, "digits": len(digits),
-                 "train": len(train_set), "test": len(test_set), "test_fraction": test_fraction, "seed": seed},
+        "data": split.record,
         "training": history.to_dict(),
         "weights": str(weights),
         "evaluation": [e.to_dict() for e in evaluations],
@@ -121,6 +121,18 @@ def run_lab(
     atomic_write(out / "report.json", lambda f: f.write(json.dumps(result, indent=2).encode()))
     atomic_write(out / "report.md", lambda f: f.write(_markdown(result, report).encode()))
     return result
+
+
+def _report_folder(out_dir: str | Path) -> Path:
+    """The report folder, made if missing; a clear error when the path is a file (or cannot be made)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; the report needs a folder (give a new or existing folder)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"cannot make the report folder {out}: {err.strerror or err}") from err
+    return out
 
 
 def _pictures(out: Path, test_set: data.Digits, evaluations: list[Evaluation], history: train.History,
@@ -147,7 +159,7 @@ def _markdown(r: dict[str, Any], report: parity.ParityReport) -> str:
     lines = [
         "# xpnet run", "",
         f"Data: {d['format']} from `{d['source']}`: {d['digits']} digits, {d['train']} trained on, "
-        f"{d['test']} held out (seed {d['seed']}).", "",
+        f"{d['test']} held out (seed {d['split']['seed']}).", "",
         f"Training on {t['backend']} ({t['device']}, {t['dtype']}): {t['epochs']} epochs, Adam(0.001), "
         f"batch 32, {t['seconds']:.2f} s; loss {t['losses'][0]:.4f} -> {t['losses'][-1]:.4f}.", "",
         "## Held-out predictions", "",
@@ -158,15 +170,15 @@ def _markdown(r: dict[str, Any], report: parity.ParityReport) -> str:
         lines.append(f"| {e['backend']} | {e['device']} | {e['accuracy']:.2%} | {c['tn']} | {c['fp']} | {c['fn']} "
                      f"| {c['tp']} | {e['misclassified'][:10]}{' ...' if len(e['misclassified']) > 10 else ''} |")
     lines += ["", f"## Parity of the trained network: {'ok' if report.ok else 'FAILED'}", "",
-              "| backend | device | variant | dtype | m | max abs err | max rel err | agreement | ok |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| backend | device | variant | dtype | m | max abs err | max rel err | of bound | agreement | ok |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for row in report.rows:
         if row.error:
             lines.append(f"| {row.backend} | {row.device} | {row.variant} | {row.dtype} | {row.m} | error: "
-                         f"{row.error} | | | no |")
+                         f"{row.error} | | | | no |")
             continue
         lines.append(f"| {row.backend} | {row.device} | {row.variant} | {row.dtype} | {row.m} | "
-                     f"{row.max_abs_err:.2e} | {row.max_rel_err:.2e} | {row.agreement:.1%} | "
+                     f"{row.max_abs_err:.2e} | {row.max_rel_err:.2e} | {row.bound_share:.1%} | {row.agreement:.1%} | "
                      f"{'yes' if row.ok else 'NO'} |")
     lines += [f"- skipped: {s}" for s in report.skipped]
     lines += ["", "## Forward timings (median, float32; a short run: see `xpnet bench` for the real benchmark)",

@@ -1,14 +1,11 @@
-"""Training on every backend: the lab's ``model.fit``, written once against ``xp``.
+"""Training on every backend: the lab's ``model.fit``, the loop around ``xpnet.model.training``.
 
-Binary cross-entropy from the last layer's pre-activation (Keras' numerically stable
-from-logits form), backpropagation derived by hand (so that NumPy and CuPy, which have
-no autodiff, train too), and Adam with Keras' defaults. The batch order comes from NumPy
+The math (losses from logits, backpropagation, Adam, the pure step) is framework-free and
+lives in ``xpnet.model.training``; this module feeds it. The batch order comes from NumPy
 on the host, one seeded permutation per epoch, so every backend sees the same batches,
-and a resumed run is the same run as one that was never interrupted.
-
-The training step is a pure function ``(layers, m, v, alpha, X, y) -> (layers, m, v,
-loss)``: no array is written into, so it runs on immutable arrays and compiles with
-``jax.jit``, ``tf.function`` and ``torch.compile``.
+and a resumed run is the same run as one that was never interrupted. The targets are
+built on the host from the labels, shaped like the network's outputs: 0/1 labels (m, 1)
+for a one-unit sigmoid output, one-hot rows (m, k) for k outputs.
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,125 +21,22 @@ from typing import Any
 import numpy as np
 
 from xpnet import backends
-from xpnet.model import Params, activation
+from xpnet.model import Adam, Params, make_step
 from xpnet.model.files import FileFormatError, load_npz, save_npz
 from xpnet.validation import check_labels, check_seed, host_features
 
 Layers = tuple[tuple[Any, Any], ...]
 
 
-@dataclass(frozen=True)
-class Adam:
-    """Adam with Keras' defaults (``keras.optimizers.Adam()``)."""
+def targets(y: Any, m: int, outputs: int) -> np.ndarray:
+    """Labels as the training targets of a network with ``outputs`` output units, float64 on the host.
 
-    learning_rate: float = 0.001
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    epsilon: float = 1e-7
-
-    def alpha(self, step: int) -> float:
-        """Keras' bias-corrected step size at optimizer step ``step`` (1-based)."""
-        return self.learning_rate * math.sqrt(1 - self.beta_2**step) / (1 - self.beta_1**step)
-
-
-def _relu0(z: Any, xp: Any) -> Any:
-    """max(z, 0) as 0.5 * (z + |z|): exact, and needs no Python scalar inside ``maximum``."""
-    return 0.5 * (z + xp.abs(z))
-
-
-def bce_from_logits(z: Any, y: Any, xp: Any) -> Any:
-    """Mean binary cross-entropy of labels ``y`` given logits ``z``, without overflow.
-
-    max(z, 0) - z*y + log(1 + exp(-|z|)) equals -y log s(z) - (1-y) log(1 - s(z)) for
-    every finite z, and neither ``exp`` nor ``log1p`` can overflow.
+    One output: the 0/1 labels as (m, 1). Several: class indices 0..outputs-1 as one-hot rows (m, outputs).
     """
-    per_example = _relu0(z, xp) - z * y + xp.log1p(xp.exp(-xp.abs(z)))
-    return xp.mean(per_example)
-
-
-#: d activation / d z, from the pre-activation ``Z`` and the activation ``A``.
-_DERIVATIVES: dict[str, Callable[[Any, Any, Any], Any]] = {
-    "sigmoid": lambda Z, A, xp: A * (1.0 - A),
-    "linear": lambda Z, A, xp: 0.0 * Z + 1.0,
-    "relu": lambda Z, A, xp: xp.astype(Z > 0, Z.dtype),
-}
-
-
-def check_trainable(activations: Sequence[str]) -> None:
-    """The loss is computed from the last layer's logits, so that layer must be a sigmoid."""
-    if activations[-1] != "sigmoid":
-        raise ValueError(f"training needs a sigmoid last layer (binary cross-entropy), got {activations[-1]!r}")
-    for name in activations:
-        if name not in _DERIVATIVES:
-            raise ValueError(f"no derivative for activation {name!r}; trainable: {', '.join(_DERIVATIVES)}")
-
-
-def logits(layers: Layers, X: Any, activations: Sequence[str], xp: Any) -> Any:
-    """The last layer's pre-activation: the forward pass without the final sigmoid."""
-    A = X
-    for (W, b), name in zip(layers[:-1], activations[:-1], strict=True):
-        A = activation(name)(xp.matmul(A, W) + b, xp)
-    W, b = layers[-1]
-    return xp.matmul(A, W) + b
-
-
-def loss(layers: Layers, X: Any, y: Any, activations: Sequence[str], xp: Any) -> Any:
-    """The mean binary cross-entropy of the network on (X, y): what ``loss_and_grads`` differentiates."""
-    return bce_from_logits(logits(layers, X, activations, xp), y, xp)
-
-
-def loss_and_grads(layers: Layers, X: Any, y: Any, activations: Sequence[str], xp: Any) -> tuple[Any, Layers]:
-    """The mean loss on the batch and its gradient ``((dW1, db1), ...)``, by backpropagation."""
-    As, Zs = [X], []
-    for i, ((W, b), name) in enumerate(zip(layers, activations, strict=True)):
-        Z = xp.matmul(As[-1], W) + b
-        Zs.append(Z)
-        if i < len(layers) - 1:
-            As.append(activation(name)(Z, xp))
-    z_out = Zs[-1]
-    loss = bce_from_logits(z_out, y, xp)
-    # d loss / d z_out for sigmoid + cross-entropy is (s(z) - y) / batch. The batch size is
-    # counted as an array, since a compiler may trace the batch dimension as unknown.
-    batch = xp.sum(0.0 * y + 1.0)
-    dZ = (activation("sigmoid")(z_out, xp) - y) / batch
-    grads: list[tuple[Any, Any]] = []
-    for i in range(len(layers) - 1, -1, -1):
-        W = layers[i][0]
-        grads.append((xp.matmul(xp.matrix_transpose(As[i]), dZ), xp.sum(dZ, axis=0)))
-        if i > 0:
-            dA = xp.matmul(dZ, xp.matrix_transpose(W))
-            dZ = dA * _DERIVATIVES[activations[i - 1]](Zs[i - 1], As[i], xp)
-    return loss, tuple(reversed(grads))
-
-
-def adam_update(params: Any, grads: Any, m: Any, v: Any, alpha: Any, opt: Adam, xp: Any) -> tuple[Any, Any, Any]:
-    """One Adam step on flat tuples of arrays, in Keras 3's form; returns new (params, m, v)."""
-    new_p, new_m, new_v = [], [], []
-    for p, g, m_i, v_i in zip(params, grads, m, v, strict=True):
-        m_i = m_i + (g - m_i) * (1 - opt.beta_1)
-        v_i = v_i + (g * g - v_i) * (1 - opt.beta_2)
-        new_p.append(p - (m_i * alpha) / (xp.sqrt(v_i) + opt.epsilon))
-        new_m.append(m_i)
-        new_v.append(v_i)
-    return tuple(new_p), tuple(new_m), tuple(new_v)
-
-
-def make_step(activations: Sequence[str], xp: Any, opt: Adam) -> Callable[..., tuple[Any, Any, Any, Any]]:
-    """The pure training step ``(flat, m, v, alpha, X, y) -> (flat, m, v, loss)``.
-
-    ``flat`` is (W1, b1, W2, b2, ...); ``alpha`` is the step size as a 0-d array (an array,
-    not a Python float, so that compilers do not specialise on its value every step).
-    """
-    check_trainable(activations)
-
-    def step(flat: Any, m: Any, v: Any, alpha: Any, X: Any, y: Any) -> tuple[Any, Any, Any, Any]:
-        layers = tuple(zip(flat[0::2], flat[1::2], strict=True))
-        loss, grads = loss_and_grads(layers, X, y, activations, xp)
-        flat_grads = tuple(g for pair in grads for g in pair)
-        flat, m, v = adam_update(flat, flat_grads, m, v, alpha, opt, xp)
-        return flat, m, v, loss
-
-    return step
+    labels = check_labels(y, m, n_classes=max(2, outputs))
+    if outputs == 1:
+        return labels
+    return (labels.astype(np.int64) == np.arange(outputs)).astype(np.float64)
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
@@ -203,16 +97,21 @@ def fit(
     seed = check_seed(seed)
     X_host = host_features(X, params.network.input_dim)
     X_host = np.atleast_2d(X_host)
-    y_host = check_labels(y, len(X_host))
+    y_host = targets(y, len(X_host), params.network.outputs)
     be = backends.get(backend, device)
     xp = be.xp
     history = History(be.name, be.device, dtype, jit)
-    flat = tuple(be.asarray(a, dtype) for pair in params.numpy().layers for a in pair)
+    flat = tuple(be.asarray(a, dtype) for pair in params.map(backends.to_numpy).layers for a in pair)
     m = tuple(be.asarray(np.zeros(a.shape), dtype) for a in flat)
     v = tuple(be.asarray(np.zeros(a.shape), dtype) for a in flat)
     start_epoch, step_count = 0, 0
     digest = _digest(X_host, y_host, seed, batch_size, dtype)
-    if resume and checkpoint is not None and Path(checkpoint).exists():
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs a checkpoint file to continue from")
+    if resume and not Path(checkpoint).exists():
+        raise FileNotFoundError(f"nothing to resume: no checkpoint at {checkpoint} (train without resume to start "
+                                "afresh)")
+    if resume:
         flat, m, v, start_epoch, step_count, history.losses = _load_checkpoint(checkpoint, be, dtype, digest)
     step = make_step(params.network.activations, xp, opt)
     step = be.jit(step) if jit else step
@@ -240,7 +139,11 @@ def fit(
         if on_epoch:
             on_epoch(epoch, epochs, history.losses[-1], history.epoch_seconds[-1])
     host = [be.to_numpy(a) for a in flat]
-    return Params(params.network, host[0::2], host[1::2]), history
+    record = {"epochs": epochs, "batch_size": batch_size, "seed": seed, "optimizer": f"Adam({opt.learning_rate})",
+              "backend": be.name, "device": be.device, "dtype": dtype, "jit": jit,
+              "final_loss": history.losses[-1]}
+    trained = Params(params.network, host[0::2], host[1::2], params.record)
+    return trained.with_record(training=record), history
 
 
 def _digest(X: np.ndarray, y: np.ndarray, seed: int, batch_size: int, dtype: str) -> str:
@@ -275,12 +178,11 @@ def _load_checkpoint(path: str | Path, be: backends.Backend, dtype: str, digest:
 
 
 def accuracy(params: Params, X: Any, y: Any, backend: str = "numpy") -> float:
-    """Fraction of examples whose 0/1 prediction equals the label (``xpnet.evaluate`` has the rest)."""
+    """Fraction of examples whose predicted class equals the label (``xpnet.evaluate`` has the rest)."""
     from xpnet.api import Model
     from xpnet.evaluate import evaluate
 
     return evaluate(Model(params, backend), X, y).accuracy
 
 
-__all__ = ["Adam", "History", "accuracy", "adam_update", "bce_from_logits", "epoch_order", "fit", "logits",
-           "loss", "loss_and_grads", "make_step"]
+__all__ = ["Adam", "History", "accuracy", "epoch_order", "fit", "targets"]

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from xpnet.model.checks import InputError, InputTypeError, check_seed
+
 __all__ = [
     "InputError",
     "InputTypeError",
@@ -44,14 +46,6 @@ FLOAT_DTYPES = ("float32", "float64", "bfloat16")
 
 #: Elements examined at a time when looking for the first bad value: bounds the temporary mask.
 _SCAN_ELEMENTS = 1 << 22
-
-
-class InputError(ValueError):
-    """Input that xpnet cannot use; the message says what is wrong and where."""
-
-
-class InputTypeError(InputError, TypeError):
-    """An argument of the wrong kind (a string where a number belongs); both an InputError and a TypeError."""
 
 
 # -- arrays of features ----------------------------------------------------------------------
@@ -81,13 +75,12 @@ def check_real_dtype(dtype: Any, name: str = "X") -> None:
 
 
 def check_feature_shape(shape: tuple[int, ...], n_features: int, name: str = "X") -> None:
-    """``shape`` is (m, n_features) or (n_features,); the error names both shapes (and how to unroll images)."""
+    """``shape`` is (m, n_features) or (n_features,); the error names both shapes and, for images passed
+    instead of rows, the call that unrolls them (:func:`_unroll_hint`)."""
     shape = tuple(shape)
     if len(shape) in (1, 2) and shape[-1] == n_features:
         return
-    hint = ""
-    if shape[-2:] == (20, 20) and n_features == 400:
-        hint = "; unroll 20x20 images to rows of 400 in the lab's layout: image.T.reshape(-1, 400)"
+    hint = _unroll_hint(shape) if n_features == 400 else ""
     raise InputError(f"{name} must have shape (m, {n_features}) or ({n_features},), got {shape}{hint}")
 
 
@@ -205,27 +198,28 @@ def _shifted(index: tuple[int, ...], row_offset: int) -> tuple[int, ...]:
 # -- labels ------------------------------------------------------------------------------------
 
 
-def check_labels(y: Any, m: int | None, *, name: str = "y", dtype: Any = np.float64) -> np.ndarray:
-    """Labels ``y`` of shape (m,) or (m, 1), values 0 and 1, as an (m, 1) float array.
+def check_labels(
+    y: Any, m: int | None, *, name: str = "y", dtype: Any = np.float64, n_classes: int = 2
+) -> np.ndarray:
+    """Labels ``y`` of shape (m,) or (m, 1), class indices 0..n_classes-1, as an (m, 1) array of ``dtype``.
 
-    Booleans, integers and floats are accepted (1.0 and True are a 1); anything else,
-    a length other than ``m`` (the rows of X; None skips that check) or a value other
-    than 0 and 1 (NaN included) is refused, naming the first bad index and its value.
-    The messages are those of ``xpnet.data.check_digits``.
+    Booleans, integers and floats are accepted (1.0 and True are a 1); anything else, a
+    length other than ``m`` (the rows of X; None skips that check) or a value that is not
+    a class index (2 when there are two classes, 0.5, NaN) is refused, naming the first bad
+    index and its value. ``xpnet.data`` checks its labels here too, so both word each
+    problem the same: ``y[7] is 2: labels must be 0 or 1``,
+    ``y[7] is 12: labels must be class indices 0..9``.
     """
-    a = host_array(y, name)
-    if a.ndim == 2 and a.shape[1] == 1:
-        a = a[:, 0]
-    if a.ndim != 1:
-        raise InputError(f"{name} must have shape (m,) or (m, 1); got {a.shape}")
-    if a.dtype.kind not in "biuf":
-        raise InputError(f"{name} must hold numbers; got dtype {a.dtype}")
-    if m is not None and len(a) != m:
-        raise InputError(f"{name} has {len(a)} labels but X has {m} rows")
-    bad = ~((a == 0) | (a == 1))
+    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 2:
+        raise InputError(f"n_classes must be a whole number >= 2, got {n_classes!r}")
+    a = check_label_vector(y, m, name=name)
+    bad = ~((a >= 0) & (a <= n_classes - 1))  # also True for NaN
+    if a.dtype.kind == "f":
+        bad |= a != np.trunc(a)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"{name}[{i}] is {a[i].item()!r}: labels must be 0 or 1")
+        wanted = "0 or 1" if n_classes == 2 else f"class indices 0..{n_classes - 1}"
+        raise InputError(f"{name}[{i}] is {a[i].item()!r}: labels must be {wanted}")
     return a.astype(dtype).reshape(-1, 1)
 
 
@@ -275,8 +269,53 @@ def check_dtype_name(dtype: Any, choices: Iterable[str] = FLOAT_DTYPES) -> str:
     return name
 
 
-def check_seed(seed: Any, *, name: str = "seed") -> int:
-    """A seed for ``np.random.default_rng``: a whole number >= 0 (the message names the argument)."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise InputError(f"{name} must be a whole number >= 0, got {seed!r}")
-    return int(seed)
+# -- helpers for the checks above (also used by xpnet.data) -------------------------------------
+
+
+def check_label_vector(y: Any, m: int | None = None, *, name: str = "y") -> np.ndarray:
+    """``y`` of shape (m,) or (m, 1) holding numbers (or bools), as a 1-D NumPy view; any values.
+
+    The shape, dtype and length part of :func:`check_labels`, for callers that keep some
+    labels and drop others (``xpnet.data`` selecting digits) before checking values.
+    """
+    a = host_array(y, name)
+    if a.ndim == 2 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 1:
+        raise InputError(f"{name} must have shape (m,) or (m, 1); got {a.shape}")
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"{name} must hold numbers; got dtype {a.dtype}")
+    if m is not None and len(a) != m:
+        raise InputError(f"{name} has {len(a)} labels but X has {m} rows")
+    return a
+
+
+def _unroll_hint(shape: tuple[int, ...]) -> str:
+    """How to turn images of this shape into the lab's rows of 400, or "" when it is not images.
+
+    The lab stores a 20x20 image column-major (``row = image.T.ravel()``). For a batch that
+    is ``X.transpose(0, 2, 1)``, not ``X.T``, which would also reverse the batch axis and
+    scramble the rows. MNIST's 28x28 images need cropping and resizing as well.
+    """
+    if shape == (20, 20):
+        return "; unroll the 20x20 image to a row of 400 in the lab's column-major layout: image.T.reshape(400)"
+    if len(shape) == 3 and shape[1:] == (20, 20):
+        return ("; unroll 20x20 images to rows of 400 in the lab's column-major layout: "
+                "X.transpose(0, 2, 1).reshape(-1, 400)")
+    if shape == (28, 28):
+        return "; crop, centre and resize the 28x28 MNIST image to a lab row: xpnet.data.to_lab_layout(image[None])"
+    if len(shape) == 3 and shape[1:] == (28, 28):
+        return "; crop, centre and resize 28x28 MNIST images to lab rows: xpnet.data.to_lab_layout(images)"
+    return ""
+
+
+# -- command-line lists ------------------------------------------------------------------------
+
+
+def split_names(text: str | None) -> list[str] | None:
+    """The items of a comma-separated option, spaces and empty items dropped; None stays None.
+
+    ``"numpy, jax,"`` gives ``["numpy", "jax"]``, and ``""`` gives ``[]``, which the caller refuses or
+    reads as "none" as its option means.
+    """
+    return None if text is None else [item.strip() for item in text.split(",") if item.strip()]

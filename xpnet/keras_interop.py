@@ -1,6 +1,8 @@
-"""Keras models with xpnet's weights, and xpnet weights from Keras models.
+"""Keras models with xpnet's weights, and xpnet weights from Keras models (``xpnet.to_keras``, ``xpnet.from_keras``).
 
-Keras is a framework, so this lives with the backends and imports Keras only when called.
+A user-facing bridge like ``xpnet.lab``: it knows the network and Keras, so it lives on
+the user's side of the layers, not in the model (which imports no framework) nor in the
+backends (which know no network). Keras is imported only when a function is called.
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ from typing import Any
 
 import numpy as np
 
+from xpnet.backends import to_numpy
+from xpnet.model import LayerSpec, Network, Params
+
 
 def _keras() -> Any:
     try:
         import keras
     except ImportError as err:
-        from .base import BackendUnavailable
+        from xpnet.backends import BackendUnavailable
 
         raise BackendUnavailable(
             f"Keras is not installed ({err}); install it with: pip install \"xpnet[tensorflow]\""
@@ -22,10 +27,10 @@ def _keras() -> Any:
     return keras
 
 
-def to_keras(params: Any, name: str = "my_model") -> Any:
+def to_keras(params: Params, name: str = "my_model") -> Any:
     """The lab's Sequential model (``Input((400,))``, Dense layers ``L1``, ``L2``, ``L3``) holding ``params``."""
     keras = _keras()
-    host = params.numpy()
+    host = params.map(to_numpy)
     net = params.network
     model = keras.Sequential(
         [keras.Input(shape=(net.input_dim,))]
@@ -40,11 +45,8 @@ def to_keras(params: Any, name: str = "my_model") -> Any:
     return model
 
 
-def from_keras(model: Any) -> Any:
+def from_keras(model: Any) -> Params:
     """xpnet parameters (NumPy, the model's dtype) read from a Sequential of Dense layers."""
-    from xpnet.model.network import LayerSpec, Network
-    from xpnet.model.params import Params
-
     dense = [layer for layer in model.layers if layer.get_weights()]
     weights, biases, specs = [], [], []
     for layer in dense:

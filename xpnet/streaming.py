@@ -1,0 +1,228 @@
+"""Rows of X read, checked and run through a forward one chunk at a time.
+
+Big inputs are never read whole: each chunk of rows is read, checked, moved to the
+device, run forward, and handed on, so memory is bounded by the chunk, not by X. A
+NumPy memmap (``np.load(path, mmap_mode="r")``) is read chunk by chunk, and the pages
+each chunk came from are handed back to the OS after it. On a device that runs out of
+memory the chunk is halved and retried, down to one row, before a
+:class:`DeviceMemoryError` names the sizes tried.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from xpnet.backends import Backend
+from xpnet.mapped import MappedPages
+from xpnet.progress import RowProgress
+from xpnet.validation import (
+    InputError,
+    check_batch_size,
+    check_feature_shape,
+    check_real_dtype,
+    host_array,
+    host_values,
+)
+
+#: Rows per chunk for a memory-mapped X when no ``batch_size`` is given: 65536 rows of 400 float32 are 100 MiB.
+MAPPED_BATCH_SIZE = 65536
+
+#: ``fn(X_chunk_on_device) -> result on the device``.
+Forward = Callable[[Any], Any]
+
+
+class DeviceMemoryError(RuntimeError):
+    """The device ran out of memory even for a chunk of one row; the message names the sizes tried."""
+
+
+@dataclass
+class Rows:
+    """The rows of X: ``read(lo, hi)`` gives rows lo:hi on the device, checked; ``m`` is None for one example."""
+
+    m: int | None
+    read: Callable[[int, int], Any]
+    row: Callable[[int], np.ndarray]  # one row on the host, for error messages
+    release: Callable[[int, int], None] = lambda lo, hi: None
+    mapped: bool = False
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where and how rows go: the backend, the model's dtype there and on the host, and the input bound."""
+
+    backend: Backend
+    dtype: str
+    host_dtype: np.dtype
+    n_features: int
+    max_abs: float
+
+    @property
+    def device_dtype(self) -> Any:
+        return self.backend.dtype(self.dtype)
+
+
+def rows_of(X: Any, place: Placement, check_finite: bool) -> Rows:
+    """Rows from host data (read chunk by chunk) or from an array already on the model's backend and device."""
+    be = place.backend
+    if not isinstance(X, np.ndarray) and be.owns(X):
+        where = be.device_of(X)
+        if where != be.device:
+            raise InputError(f"X is a {be.name} array on {where}, but the model runs on {be.device}; move it there "
+                             f"first, or pass host (NumPy) data, which the model moves itself")
+        return _device_rows(X, place, check_finite)
+    return _host_rows(X, place, check_finite)
+
+
+def _host_rows(X: Any, place: Placement, check_finite: bool) -> Rows:
+    """Host data, read (and converted, and scanned) one chunk at a time; never all at once."""
+    a = host_array(X)
+    check_real_dtype(a.dtype)
+    check_feature_shape(a.shape, place.n_features)
+    pages = MappedPages.of(a)
+
+    def read(lo: int, hi: int) -> Any:
+        part = a if a.ndim == 1 else a[lo:hi]
+        host = host_values(part, check_finite=check_finite, dtype=place.host_dtype, row_offset=lo,
+                           max_abs=place.max_abs)
+        return place.backend.asarray(host, place.dtype)
+
+    def row(i: int) -> np.ndarray:
+        return np.asarray(a if a.ndim == 1 else a[i])
+
+    m = None if a.ndim == 1 else len(a)
+    if pages is None:
+        return Rows(m, read, row)
+    return Rows(m, read, row, pages.release, mapped=True)
+
+
+def _device_rows(X: Any, place: Placement, check_finite: bool) -> Rows:
+    """An array already on the device: sliced per chunk, scanned on the device, then cast.
+
+    Values are checked in the array's own dtype, before a cast to the model's: a finite
+    float64 too large for float32 is reported as such, not as the inf the cast would make.
+    """
+    be, xp, target = place.backend, place.backend.xp, place.device_dtype
+    kind = "f" if X.dtype == target else _kind(be, X)
+    shape = tuple(X.shape)
+    check_feature_shape(shape, place.n_features)
+
+    def read(lo: int, hi: int) -> Any:
+        part = X if len(shape) == 1 else X[lo:hi, ...]
+        if check_finite and kind == "f" and not _fine_on_device(xp, part, place.max_abs):
+            # raises, naming the first bad index
+            host_values(be.to_numpy(part), row_offset=lo, dtype=place.host_dtype, max_abs=place.max_abs)
+        return part if part.dtype == target else xp.astype(part, target)
+
+    def row(i: int) -> np.ndarray:
+        return be.to_numpy(X if len(shape) == 1 else X[i, ...])
+
+    return Rows(None if len(shape) == 1 else shape[0], read, row)
+
+
+def _kind(be: Backend, X: Any) -> str:
+    """NumPy's kind letter of a backend array's dtype ("b", "i", "u", "f"); other kinds are refused."""
+    probe = be.to_numpy(be.xp.reshape(X, (-1,))[0:0])  # an empty slice tells the kind
+    check_real_dtype(probe.dtype)
+    return probe.dtype.kind
+
+
+def _fine_on_device(xp: Any, part: Any, max_abs: float) -> bool:
+    """Whether a backend array is all finite and within ``max_abs``; False sends it to the host for the details."""
+    if int(np.prod(tuple(part.shape))) == 0:
+        return True
+    return bool(xp.all(xp.isfinite(part))) and float(xp.max(xp.abs(part))) <= max_abs
+
+
+class _ChunkSize:
+    """The rows per chunk: starts at what was asked, halves when the device runs out of memory."""
+
+    def __init__(self, asked: int, backend: Backend, n_features: int, dtype: str) -> None:
+        self.first = self.now = asked
+        self.fitted = 0  # the largest chunk that ran, for the error message
+        self.backend, self.n_features, self.dtype = backend, n_features, dtype
+
+    def halve(self, err: BaseException, rows: int) -> None:
+        """Half of ``rows``, the chunk that did not fit; a DeviceMemoryError when it was one row already."""
+        if rows > 1:
+            self.now = rows // 2
+            return
+        be = self.backend
+        earlier = (f"; chunks of {self.fitted} rows fitted earlier in this call, so something else is taking the "
+                   "memory") if self.fitted else ""
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise DeviceMemoryError(
+            f"{be.name} on {be.device} ran out of memory even on a chunk of 1 row of {self.n_features} "
+            f"{self.dtype} features (halved from {self.first} rows){earlier}; free memory on the device or use "
+            f"another one ({reason})"
+        ) from err
+
+    def warn_if_shrunk(self) -> None:
+        if self.now < self.first:
+            be = self.backend
+            warnings.warn(
+                f"{be.name} on {be.device} ran out of memory on chunks of {self.first} rows; ran in chunks of "
+                f"{self.now} rows instead (pass batch_size={self.now} to start there)",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+
+
+def chunks(
+    rows: Rows,
+    forward: Forward,
+    place: Placement,
+    batch_size: int | None,
+    *,
+    pad: bool = False,
+    progress: bool = False,
+    finish: Callable[[Any], Any] = lambda result: result,
+) -> Iterator[tuple[int, int, Any]]:
+    """(lo, hi, result) for consecutive chunks of rows; halves a chunk the device cannot hold.
+
+    ``pad``: every chunk is run at the full chunk size (the last one padded with zero rows and
+    the padding cut off), so that a compiled forward keeps one shape. ``finish`` (e.g.
+    ``to_numpy``) runs inside the out-of-memory handling, because frameworks that queue
+    work report a lack of memory when the result is fetched.
+    """
+    asked = check_batch_size(batch_size)
+    if rows.m is None or rows.m == 0:  # one example, or none: one call
+        yield 0, 1 if rows.m is None else 0, finish(forward(rows.read(0, 0)))
+        return
+    size = _ChunkSize(min(asked or (MAPPED_BATCH_SIZE if rows.mapped else rows.m), rows.m), place.backend,
+                      place.n_features, place.dtype)
+    bar = RowProgress(rows.m, "xpnet predict") if progress else None
+    lo = 0
+    try:
+        while lo < rows.m:
+            hi = min(lo + size.now, rows.m)
+            run_rows = size.now if pad and size.now < rows.m else hi - lo
+            try:
+                result = finish(_forward_padded(forward, rows.read(lo, hi), hi - lo, run_rows, place))
+            except Exception as err:
+                if not place.backend.is_out_of_memory(err):
+                    raise
+                size.halve(err, run_rows)
+                continue
+            size.fitted = max(size.fitted, hi - lo)
+            rows.release(lo, hi)
+            yield lo, hi, result
+            lo = hi
+            if bar is not None:
+                bar.update(lo)
+    finally:
+        if bar is not None:
+            bar.close()
+    size.warn_if_shrunk()
+
+
+def _forward_padded(forward: Forward, X: Any, have: int, run_rows: int, place: Placement) -> Any:
+    """``forward(X)``, with X padded by zero rows to ``run_rows`` rows when that is more (and the padding cut)."""
+    if run_rows <= have:
+        return forward(X)
+    filler = place.backend.asarray(np.zeros((run_rows - have, place.n_features), place.host_dtype), place.dtype)
+    return forward(place.backend.xp.concat([X, filler], axis=0))[:have, ...]
