@@ -221,6 +221,17 @@ class Backend:
         """``fn`` compiled by the framework's compiler, or ``fn`` itself where there is none."""
         return fn
 
+    #: Name of the automatic differentiation ``grad`` uses, or ``None`` where the framework has none.
+    autodiff: ClassVar[str | None] = None
+
+    def grad(self, fn: Callable[[list[Any]], Any]) -> Callable[[list[Any]], list[Any]]:
+        """The gradient of a scalar ``fn(arrays)`` with respect to each array, by the framework's autodiff.
+
+        For checking hand-derived gradients (xpnet trains with those, so that NumPy and CuPy train
+        too). NotImplementedError where the framework has no autodiff (``autodiff`` is None).
+        """
+        raise NotImplementedError(f"{self.name} has no automatic differentiation")
+
     def is_out_of_memory(self, err: BaseException) -> bool:
         """Whether ``err`` says this device ran out of memory (then a smaller chunk may fit).
 

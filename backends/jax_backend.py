@@ -86,6 +86,11 @@ class JaxBackend(Backend):
     def jit(self, fn: Callable) -> Callable:
         return self.module.jit(fn)
 
+    autodiff = "jax.grad"
+
+    def grad(self, fn: Callable) -> Callable:
+        return self.module.grad(fn)
+
     def is_out_of_memory(self, err: BaseException) -> bool:
         # XLA reports every allocation failure as a JaxRuntimeError (XlaRuntimeError) "RESOURCE_EXHAUSTED: ...".
         return super().is_out_of_memory(err) or (isinstance(err, RuntimeError) and "RESOURCE_EXHAUSTED" in str(err))

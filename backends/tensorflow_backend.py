@@ -73,6 +73,20 @@ class TensorflowBackend(Backend):
         # XLA-compiled; reduce_retracing keeps one graph for inputs that differ only in batch size.
         return self.module.function(fn, jit_compile=True, reduce_retracing=True)
 
+    autodiff = "tf.GradientTape"
+
+    def grad(self, fn: Callable) -> Callable:
+        tf = self.module
+
+        def gradient(arrays: list) -> list:
+            with tf.GradientTape() as tape:
+                for a in arrays:
+                    tape.watch(a)
+                value = fn(list(arrays))
+            return tape.gradient(value, list(arrays))
+
+        return gradient
+
     def is_out_of_memory(self, err: BaseException) -> bool:
         # "OOM when allocating tensor ..." is a ResourceExhaustedError on every device.
         return super().is_out_of_memory(err) or isinstance(err, self.module.errors.ResourceExhaustedError)

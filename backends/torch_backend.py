@@ -83,6 +83,17 @@ class TorchBackend(Backend):
         # dynamic=False: one specialised graph per input shape, as jax.jit and tf.function do.
         return self.module.compile(fn, dynamic=False)
 
+    autodiff = "torch.autograd"
+
+    def grad(self, fn: Callable) -> Callable:
+        torch = self.module
+
+        def gradient(arrays: list) -> list:
+            leaves = [a.detach().requires_grad_(True) for a in arrays]
+            return list(torch.autograd.grad(fn(leaves), leaves))
+
+        return gradient
+
     def is_out_of_memory(self, err: BaseException) -> bool:
         # torch.OutOfMemoryError (torch.cuda.OutOfMemoryError) for CUDA; compiled graphs and the CPU
         # allocator ("DefaultCPUAllocator: can't allocate memory") raise a plain RuntimeError.

@@ -17,16 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from xpnet.validation import split_names
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
 
 def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     COMMANDS[fn.__name__.removeprefix("cmd_")] = fn
     return fn
-
-
-def _csv(text: str) -> list[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,10 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser("parity", help="the same weights and inputs on every backend, against float64 NumPy")
-    p.add_argument("--backends", type=_csv, default=None, help="comma-separated backend names (default: all)")
-    p.add_argument("--devices", type=_csv, default=None, help="comma-separated devices (default: all)")
-    p.add_argument("--variants", type=_csv, default=None, help="loop,matmul,jit (default: all three)")
-    p.add_argument("--dtypes", type=_csv, default=None, help="float32,float64 (default), bfloat16 on request")
+    p.add_argument("--backends", type=split_names, default=None, help="comma-separated backend names (default: all)")
+    p.add_argument("--devices", type=split_names, default=None, help="comma-separated devices (default: all)")
+    p.add_argument("--variants", type=split_names, default=None, help="loop,matmul,jit (default: all three)")
+    p.add_argument("--dtypes", type=split_names, default=None, help="float32,float64 (default), bfloat16 on request")
     p.add_argument("--weights", default=None, help="weights .npz (default: seeded Keras-style init)")
     p.add_argument("--seed", type=int, default=0, help="seed of the default weights and inputs")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -51,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", type=_network, default=LAB_LAYERS,
                    help="units:activation per layer, comma-separated (default: the lab's %(default)s; the sequel: "
                         "25:relu,15:relu,10:softmax with --digits 0-9)")
-    p.add_argument("--backend", type=_csv, default=["numpy"],
+    p.add_argument("--backend", type=split_names, default=["numpy"],
                    help="backend, or several comma-separated to compare their training (default: numpy)")
     p.add_argument("--device", default=None, help="device (default: the backend's first)")
     p.add_argument("--dtype", default="float32", help="float32 (default) or float64")
@@ -67,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predict digits with saved weights: accuracy, per class, confusion, misses")
     _data_arguments(p, recorded=True)
     p.add_argument("--weights", required=True, help="weights .npz written by xpnet train")
-    p.add_argument("--backend", type=_csv, default=["numpy"], help="backend(s), comma-separated")
+    p.add_argument("--backend", type=split_names, default=["numpy"], help="backend(s), comma-separated")
     p.add_argument("--device", default=None)
     p.add_argument("--split", choices=["all", "test", "train"], default="all",
                    help="which digits: all (default), or the part held out in training / trained on, as the "

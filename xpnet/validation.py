@@ -39,6 +39,7 @@ __all__ = [
     "host_array",
     "host_features",
     "host_values",
+    "split_names",
 ]
 
 #: Float dtypes a model computes in (``xpnet.backends.DTYPES``, repeated so that this module imports nothing).
