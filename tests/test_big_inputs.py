@@ -59,9 +59,10 @@ def kib(key):
 model = xpnet.Model(xpnet.init_params(seed=0), backend)
 X = np.load(path, mmap_mode="r")
 from xpnet.streaming import MAPPED_BATCH_SIZE
-# warm-up on one chunk of the size measured: lazy imports, first allocations, and (JAX, TensorFlow)
-# the compilation of each operation for that shape, whose memory is not the predict's
-model.predict_proba(np.array(X[:batch or MAPPED_BATCH_SIZE]), batch_size=batch)
+# warm-up on zeros (never the file's pages) in chunks of the size measured, up to 8192 rows: lazy imports,
+# first allocations, and (JAX, TensorFlow) the compilation of each operation for that shape
+warm = min(batch or MAPPED_BATCH_SIZE, 8192)
+model.predict_proba(np.zeros((warm, X.shape[1]), np.float32), batch_size=warm)
 try:
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS (Linux >= 4.0)
@@ -314,3 +315,14 @@ def test_progress_bar_goes_to_stderr_only_when_asked(data, capsys):
     assert "300/300 rows 100.0%" in captured.err and captured.err.endswith("\n")
     model.predict(data, batch_size=100)
     assert capsys.readouterr().err == ""
+
+
+def test_an_array_on_another_device_is_refused_naming_both_devices():
+    """array-api-strict simulates devices: the one CPU test of a device mismatch (GPUs are not here)."""
+    strict = pytest.importorskip("array_api_strict")
+    model = xpnet.Model(backend="array_api_strict")
+    elsewhere = strict.asarray(np.zeros((2, N), np.float32), device=strict.Device("device1"))
+    with pytest.raises(InputError, match=r"X is array_api_strict data on .*device1.*, but the model runs on cpu"):
+        model.predict_proba(elsewhere)
+    np.testing.assert_allclose(model.predict_proba(strict.asarray(np.zeros((2, N), np.float32))),
+                               model.predict_proba(np.zeros((2, N), np.float32)))

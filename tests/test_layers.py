@@ -7,6 +7,7 @@ the tests lay the files out as a wheel would, in a temporary folder, and lint th
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -75,10 +76,23 @@ def test_an_old_arrow_put_back_breaks_its_contract(tmp_path, path, line, contrac
     assert _broken(result.stdout) == contracts, result.stdout
 
 
-def test_the_command_line_loads_the_benchmark_suite_only_for_its_bench_command():
-    code = ("import sys; from xpnet import cli; cli.build_parser(); "
-            "assert cli.main(['parity', '--backends', 'numpy', '--variants', 'matmul', '--dtypes', 'float64']) == 0; "
-            "loaded = sorted(m for m in sys.modules if m.startswith('xpnet.bench')); print(loaded, file=sys.stderr); "
-            "assert not loaded")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+def _modules_loaded_by(code: str, prefixes: tuple[str, ...]) -> list[str]:
+    """The modules under ``prefixes`` that a fresh interpreter has loaded after running ``code``."""
+    probe = f"import json, sys\n{code}\nprint(json.dumps(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_command_line_loads_the_benchmark_suite_only_for_its_bench_command():
+    code = ("from xpnet import cli; cli.build_parser()\n"
+            "assert cli.main(['parity', '--backends', 'numpy', '--variants', 'matmul', '--dtypes', 'float64']) == 0")
+    assert _modules_loaded_by(code, ("xpnet.bench",)) == []
+
+
+def test_import_xpnet_reaches_every_public_submodule_without_importing_a_framework():
+    code = ("import xpnet\n"
+            "mods = [xpnet.lab, xpnet.data, xpnet.train, xpnet.parity, xpnet.evaluate, xpnet.keras_interop]\n"
+            "assert callable(xpnet.to_keras) and callable(xpnet.summary)")
+    frameworks = ("jax", "torch", "tensorflow", "keras", "cupy", "dask", "array_api_strict")
+    assert _modules_loaded_by(code, frameworks) == []

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from xpnet.backends.base import DTYPES
 from xpnet.model.checks import InputError, InputTypeError, check_seed
 
 __all__ = [
@@ -42,8 +43,8 @@ __all__ = [
     "split_names",
 ]
 
-#: Float dtypes a model computes in (``xpnet.backends.DTYPES``, repeated so that this module imports nothing).
-FLOAT_DTYPES = ("float32", "float64", "bfloat16")
+#: Float dtypes a model computes in: the backends' own list.
+FLOAT_DTYPES = DTYPES
 
 #: Elements examined at a time when looking for the first bad value: bounds the temporary mask.
 _SCAN_ELEMENTS = 1 << 22
