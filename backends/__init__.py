@@ -8,8 +8,8 @@ framework may be missing, slow to import, or broken, and none of that may break
 Adding a backend is one file (a :class:`~xpnet.backends.base.Backend` subclass) and one
 line in ``_REGISTRY``; every parity test, test fixture and benchmark then includes it.
 
-Devices are named the same on every backend: ``"cpu"``, ``"gpu"``, ``"gpu:N"`` (see
-:func:`canonical_device`).
+Devices are named the same on every backend: ``"cpu"``, ``"gpu"``, ``"gpu:N"``, and ``"cpu:all"``,
+``"gpu:all"`` where a backend splits a batch across every local device (see :func:`canonical_device`).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ _REGISTRY: dict[str, str] = {
     "torch": "torch_backend:TorchBackend",
     "cupy": "cupy_backend:CupyBackend",
     "array_api_strict": "strict_backend:StrictBackend",
+    "dask": "dask_backend:DaskBackend",
 }
 
 
@@ -70,15 +71,11 @@ def backend_class(name: str) -> type[Backend]:
 def pairs() -> list[tuple[str, str]]:
     """Every (backend, device) xpnet knows, available here or not.
 
-    Each backend's ``devices`` ("cpu", "gpu"), and "gpu:1", "gpu:2", ... for a backend that knows
-    "gpu" when :func:`visible_gpus` counts that many GPUs on this machine.
+    Each backend's ``devices`` ("cpu", "gpu", then "cpu:all", "gpu:all"), and "gpu:1", "gpu:2", ... after
+    "gpu" for a backend that knows "gpu" when :func:`visible_gpus` counts that many GPUs on this machine.
     """
     more_gpus = tuple(gpu_name(i) for i in range(1, visible_gpus()))
-    return [(name, device) for name in _REGISTRY for device in _listed_devices(backend_class(name), more_gpus)]
-
-
-def _listed_devices(cls: type[Backend], more_gpus: tuple[str, ...]) -> tuple[str, ...]:
-    return cls.devices + more_gpus if "gpu" in cls.devices else cls.devices
+    return [(name, device) for name in _REGISTRY for device in backend_class(name).listed_devices(more_gpus)]
 
 
 #: Where the NVIDIA driver lists one folder per GPU (a container sees only the GPUs it was given).
@@ -143,6 +140,8 @@ class BackendStatus:
     available: bool
     version: str | None
     reason: str | None
+    #: How many devices it computes on (more than 1 only for "cpu:all"/"gpu:all"); None when unavailable.
+    device_count: int | None = None
 
 
 def status(name: str, device: str) -> BackendStatus:
@@ -156,7 +155,7 @@ def status(name: str, device: str) -> BackendStatus:
     except BackendUnavailable as err:
         version = backend_class(name).installed_version()
         return BackendStatus(name, device, False, version, str(err))
-    return BackendStatus(name, device, True, backend.version, None)
+    return BackendStatus(name, device, True, backend.version, None, backend.device_count)
 
 
 def available(names_: list[str] | None = None) -> list[tuple[str, str]]:

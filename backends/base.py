@@ -9,9 +9,11 @@ Frameworks are imported only when a backend object is created (never at import t
 this package), because a framework may be missing, heavy to import, or broken.
 
 Devices have one vocabulary for every backend: ``"cpu"``, ``"gpu"`` (the first GPU) and
-``"gpu:N"`` (GPU number N). ``"cuda"``, ``"cuda:N"`` and ``"gpu:0"`` are accepted as aliases,
-in any case, and shown as ``"gpu"`` / ``"gpu:N"``. Only a backend's own file translates a
-name into its framework's (``torch.device("cuda:1")``, ``jax.devices("gpu")[1]``, ``/GPU:1``),
+``"gpu:N"`` (GPU number N), and ``"cpu:all"`` / ``"gpu:all"`` (every local device of that kind
+at once, for a backend that can split a batch across them). ``"cuda"``, ``"cuda:N"``,
+``"cuda:all"`` and ``"gpu:0"`` are accepted as aliases, in any case, and shown as ``"gpu"`` /
+``"gpu:N"`` / ``"gpu:all"``. Only a backend's own file translates a name into its framework's
+(``torch.device("cuda:1")``, ``jax.devices("gpu")[1]``, ``/GPU:1``, a ``jax.sharding.Mesh``),
 so that shared code, the command line and reports never learn a framework's spelling.
 """
 
@@ -33,18 +35,27 @@ INDEX_DTYPES = ("int32",)
 GPU_N = "gpu:N"
 #: A GPU's name or alias: "gpu", "cuda", "gpu:N", "cuda:N".
 _GPU_NAME = re.compile(r"(?:gpu|cuda)(?::(\d+))?", re.ASCII)
+#: Every local device of one kind: "cpu:all", "gpu:all" ("cuda:all" is an alias).
+ALL_DEVICES = ("cpu:all", "gpu:all")
 
 
 def canonical_device(device: str) -> str:
-    """``device`` in xpnet's vocabulary: "cpu", "gpu" or "gpu:N" (N >= 1), aliases resolved.
+    """``device`` in xpnet's vocabulary: "cpu", "gpu", "gpu:N" (N >= 1), "cpu:all" or "gpu:all", aliases resolved.
 
-    ``"cuda"``/``"cuda:N"`` are ``"gpu"``/``"gpu:N"`` and ``"gpu:0"`` is ``"gpu"`` (case-insensitive),
-    so that one GPU has one name everywhere. A name outside the vocabulary is returned lower-cased,
-    for the caller to refuse with the backend's own list of devices.
+    ``"cuda"``/``"cuda:N"``/``"cuda:all"`` are ``"gpu"``/``"gpu:N"``/``"gpu:all"`` and ``"gpu:0"`` is ``"gpu"``
+    (case-insensitive), so that one GPU has one name everywhere. A name outside the vocabulary is returned
+    lower-cased, for the caller to refuse with the backend's own list of devices.
     """
     name = device.strip().lower()
+    if name == "cuda:all":
+        return "gpu:all"
     match = _GPU_NAME.fullmatch(name)
     return gpu_name(int(match[1] or 0)) if match else name
+
+
+def device_kind(device: str) -> str:
+    """"cpu" or "gpu": the kind of a canonical device name ("gpu:2" and "gpu:all" are GPUs)."""
+    return device.partition(":")[0]
 
 
 def gpu_name(index: int) -> str:
@@ -53,7 +64,7 @@ def gpu_name(index: int) -> str:
 
 
 def device_index(device: str) -> int:
-    """The GPU number of a canonical GPU name ("gpu" is 0, "gpu:2" is 2); what frameworks index by."""
+    """The GPU number of a canonical single-GPU name ("gpu" is 0, "gpu:2" is 2); what frameworks index by."""
     return int(device.partition(":")[2] or 0)
 
 
@@ -71,7 +82,8 @@ class Backend:
 
     #: Registry name, e.g. ``"jax"``.
     name: ClassVar[str]
-    #: The devices this backend knows in general, the first being the default: ``"cpu"``, ``"gpu"``.
+    #: The devices this backend knows in general, the first being the default: ``"cpu"``, ``"gpu"``, and
+    #: ``"cpu:all"``/``"gpu:all"`` for a backend that splits a batch across every local device of a kind.
     #: A backend that knows ``"gpu"`` also accepts ``"gpu:N"`` (present only on a machine with N + 1 GPUs).
     devices: ClassVar[tuple[str, ...]]
     #: Extra to install, shown in the unavailable message: ``pip install "xpnet[<extra>]"``.
@@ -82,6 +94,9 @@ class Backend:
     array_modules: ClassVar[tuple[str, ...]] = ()
     #: pip distributions that provide the framework, for reporting a version without importing it.
     distributions: ClassVar[tuple[str, ...]] = ()
+    #: Whether arrays are split into blocks that are computed one by one, lazily (Dask): no operation then
+    #: allocates a whole array at once, and results exist only once :meth:`sync` or :meth:`to_numpy` asks.
+    chunked: ClassVar[bool] = False
 
     def __init__(self, device: str | None = None) -> None:
         self.device = self.canonical_device(device)
@@ -102,16 +117,23 @@ class Backend:
     def _device_missing(self, device: str) -> str | None:
         """Why ``device`` cannot be used (None when it can). The framework is already imported.
 
-        The CPU is always there; a GPU needs the framework to see at least ``N + 1`` of them.
+        The CPU is always there; a GPU needs the framework to see at least ``N + 1`` of them; "cpu:all" and
+        "gpu:all" need two devices of the kind or more (with one there is nothing to split: that is "cpu", "gpu").
         """
-        if device == "cpu":
-            return None
-        count = self._gpu_count()
-        if count == 0:
+        kind = device_kind(device)
+        count = self._cpu_count() if kind == "cpu" else self._gpu_count()
+        if kind == "gpu" and count == 0:
             return self._no_gpu_reason()
-        if device_index(device) >= count:
+        if device in ALL_DEVICES and count < 2:
+            return (f"{device} splits a batch across every {kind.upper()} device, and {self.name} sees {count}: "
+                    f"use {kind}")
+        if kind == "gpu" and device != "gpu:all" and device_index(device) >= count:
             return f"no {device}: {count} GPU{'' if count == 1 else 's'} found"
         return None
+
+    def _cpu_count(self) -> int:
+        """How many CPU devices the framework computes on as separate devices (1: the CPU is one device)."""
+        return 1
 
     def _gpu_count(self) -> int:
         """How many GPUs the framework sees (0 when it has no GPU support here)."""
@@ -131,8 +153,15 @@ class Backend:
     # -- the interface ---------------------------------------------------------------------
     @classmethod
     def known_devices(cls) -> tuple[str, ...]:
-        """The device names this backend accepts, for messages: its ``devices``, and ``"gpu:N"`` with ``"gpu"``."""
-        return (*cls.devices, GPU_N) if "gpu" in cls.devices else cls.devices
+        """The device names this backend accepts, for messages: its ``devices``, and ``"gpu:N"`` after ``"gpu"``."""
+        return cls.listed_devices((GPU_N,))
+
+    @classmethod
+    def listed_devices(cls, more_gpus: tuple[str, ...]) -> tuple[str, ...]:
+        """Its ``devices`` with ``more_gpus`` ("gpu:1", ...) after "gpu" when it knows "gpu", in the order listed."""
+        single = tuple(d for d in cls.devices if d not in ALL_DEVICES)
+        every = tuple(d for d in cls.devices if d in ALL_DEVICES)
+        return single + (more_gpus if "gpu" in single else ()) + every
 
     @classmethod
     def canonical_device(cls, device: str | None) -> str:
@@ -172,6 +201,14 @@ class Backend:
         """The device of one of this backend's arrays; the CPU unless the backend says otherwise."""
         return "cpu"
 
+    @property
+    def device_count(self) -> int:
+        """How many devices this backend computes on: 1, or every local device of a kind for "cpu:all"/"gpu:all".
+
+        A batch put there with :meth:`asrows` is split evenly across them (so its rows are best a multiple of this).
+        """
+        return 1
+
     @classmethod
     def installed_version(cls) -> str | None:
         """The installed framework's version, read from package metadata (no import)."""
@@ -206,6 +243,14 @@ class Backend:
     def _asarray(self, x: np.ndarray, dtype: Any) -> Any:
         return self.xp.asarray(x, dtype=dtype)
 
+    def asrows(self, x: Any, dtype: str = "float32") -> Any:
+        """Host rows ``x`` (a batch, (m, n)) on this backend's device, for a computation that treats rows apart.
+
+        The same as :meth:`asarray` on one device; on several ("cpu:all") the rows are split across them
+        (parameters, put with :meth:`asarray`, are copied to each), so that one compiled forward runs on all.
+        """
+        return self.asarray(x, dtype)
+
     def to_numpy(self, x: Any) -> np.ndarray:
         """A NumPy array with the values of ``x`` (bfloat16 comes back as float32, which NumPy has)."""
         return np.asarray(x)
@@ -220,6 +265,15 @@ class Backend:
     def jit(self, fn: Callable) -> Callable:
         """``fn`` compiled by the framework's compiler, or ``fn`` itself where there is none."""
         return fn
+
+    def jit_rows(self, build: Callable[[Any], Callable[[Any, Any], Any]]) -> Callable[[Any, Any], Any]:
+        """A compiled ``fn(layers, X)`` whose rows of X are computed apart (a forward), from ``build(xp) -> fn``.
+
+        ``build`` writes the function for a namespace. Most backends compile it for their own
+        (``jit(build(xp))``); a chunked backend (Dask) runs it once per block of rows, for the namespace
+        of the blocks, since a row-wise function needs nothing from another block.
+        """
+        return self.jit(build(self.xp))
 
     #: Name of the automatic differentiation ``grad`` uses, or ``None`` where the framework has none.
     autodiff: ClassVar[str | None] = None

@@ -1,6 +1,14 @@
-"""JAX on the CPU or a GPU; ``jax.numpy`` is an Array API namespace as it is.
+"""JAX on the CPU or a GPU, or on every local device of one kind at once; ``jax.numpy`` is an Array API
+namespace as it is.
 
 Device ``"gpu:N"`` is ``jax.devices("gpu")[N]``; arrays are placed there with ``device_put``.
+Devices ``"cpu:all"`` and ``"gpu:all"`` are every local device of that kind, in a one-axis
+``jax.sharding.Mesh``: parameters are replicated on each (``asarray``), a batch of rows is split
+evenly across them (``asrows``), and ``jax.jit`` compiles one forward that XLA runs on all of them,
+its output split by rows as its input (GSPMD). Rows that do not split evenly are replicated instead
+(XLA shards only evenly): xpnet's streaming pads a batch to a multiple of :attr:`device_count`.
+Several CPU devices are what ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` makes, set
+before JAX is imported.
 
 float64 needs JAX's x64 mode, which is process-wide: it is switched on only when a
 float64 array is first asked for, so that a process that never asks keeps JAX's defaults.
@@ -14,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend, device_index, gpu_name
+from .base import ALL_DEVICES, Backend, device_index, device_kind, gpu_name
 
 # Several GPU frameworks share one process: JAX must not take 75% of the GPU memory at start.
 # Set before JAX is imported (this file is imported lazily, before the framework).
@@ -23,7 +31,7 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 class JaxBackend(Backend):
     name = "jax"
-    devices = ("cpu", "gpu")
+    devices = ("cpu", "gpu", "cpu:all", "gpu:all")
     extra = "jax"
     distributions = ("jax",)
     array_modules = ("jax", "jaxlib")
@@ -41,6 +49,15 @@ class JaxBackend(Backend):
         except RuntimeError:  # jaxlib without a GPU platform
             return 0
 
+    def _cpu_count(self) -> int:
+        return len(self.module.devices("cpu"))
+
+    def _device_missing(self, device: str) -> str | None:
+        reason = super()._device_missing(device)
+        if reason and device == "cpu:all":
+            reason += " (XLA_FLAGS=--xla_force_host_platform_device_count=N, set before JAX starts, makes N)"
+        return reason
+
     def _no_gpu_reason(self) -> str:
         try:
             self.module.devices("gpu")
@@ -49,10 +66,23 @@ class JaxBackend(Backend):
         return "JAX finds no GPU"
 
     def _configure(self) -> None:
-        platform = "cpu" if self.device == "cpu" else "gpu"
-        self._jax_device = self.module.devices(platform)[0 if platform == "cpu" else device_index(self.device)]
+        platform = device_kind(self.device)
+        local = self.module.devices(platform)
+        if self.device in ALL_DEVICES:
+            from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+            mesh = Mesh(np.array(local), ("rows",))
+            self._placement: Any = NamedSharding(mesh, PartitionSpec())  # replicated on every device
+            self._rows: Any = NamedSharding(mesh, PartitionSpec("rows"))  # split by rows
+        else:
+            self._placement = self._rows = local[0 if platform == "cpu" else device_index(self.device)]
+        self._local = local
         # Full float32 matmuls on GPUs (no TF32/bf16 passes), so that parity holds.
         self.module.config.update("jax_default_matmul_precision", "highest")
+
+    @property
+    def device_count(self) -> int:
+        return len(self._local) if self.device in ALL_DEVICES else 1
 
     def _namespace(self) -> Any:
         import jax.numpy
@@ -65,16 +95,27 @@ class JaxBackend(Backend):
         return super().dtype(name)
 
     def _asarray(self, x: np.ndarray, dtype: Any) -> Any:
-        return self.module.device_put(x.astype(dtype, copy=False), self._jax_device)
+        return self.module.device_put(x.astype(dtype, copy=False), self._placement)
+
+    def asrows(self, x: Any, dtype: str = "float32") -> Any:
+        host = np.asarray(x)
+        if host.ndim == 0 or len(host) % self.device_count:
+            return self.asarray(host, dtype)
+        return self.module.device_put(host.astype(self.dtype(dtype), copy=False), self._rows)
 
     def _device_of(self, x: Any) -> str:
+        """"cpu", "gpu:N" for an array on one device; "cpu:all"/"gpu:all" for one placed on every device of a kind."""
+        from jax.sharding import SingleDeviceSharding
+
         devices = x.devices()
-        if len(devices) != 1:
-            raise ValueError(f"the JAX array is sharded over {len(devices)} devices; xpnet computes on one")
-        (device,) = devices
-        if device.platform == "cpu":
-            return "cpu"
-        return gpu_name(self.module.devices(device.platform).index(device))
+        device = next(iter(devices))
+        kind = "cpu" if device.platform == "cpu" else "gpu"
+        if len(devices) == 1 and isinstance(x.sharding, SingleDeviceSharding):
+            return "cpu" if kind == "cpu" else gpu_name(self.module.devices(device.platform).index(device))
+        if devices == set(self.module.devices(device.platform)):
+            return f"{kind}:all"
+        raise ValueError(f"the JAX array is sharded over {len(devices)} of the {kind} devices; xpnet computes on one "
+                         f"or on every one ({kind}:all)")
 
     def to_numpy(self, x: Any) -> np.ndarray:
         x = self.module.device_get(x)

@@ -1,7 +1,10 @@
-"""``xpnet bench``: run the benchmark suite, print the table and the targets, write the JSON and the plot.
+"""``xpnet bench``: time every forward, then answer first: the fastest path for each batch size and dtype.
 
-The suite is ``pytest bench/`` with pytest-benchmark, run in this process; this command
-chooses its options, then reads pytest-benchmark's JSON back (``xpnet.bench.report``).
+The suite is ``pytest bench/`` with pytest-benchmark, run in this process behind a progress
+bar (``xpnet.bench.suite``; pytest's own report with ``--verbose``); this command chooses its
+options, then reads pytest-benchmark's JSON back (``xpnet.bench.report``) and prints the
+answer, the machine in a line, a legend of the columns, the full table and the project's own
+goals. It writes no file unless asked (``--json``, ``--plot``).
 Exit status: 0 when every row ran and was right, 1 when a row failed (a wrong result
 fails its row), 2 for a usage error.
 """
@@ -14,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from xpnet.bench.options import SUITE_OPTIONS
+from xpnet.bench.suite import run_suite
 
 BENCH_DIR = Path(__file__).resolve().parent
 #: --quick: the default sizes, and this long per row.
@@ -25,7 +29,10 @@ QUIET_LOAD = 0.1
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``xpnet bench``: the suite's own options (:data:`~xpnet.bench.options.SUITE_OPTIONS`), and
     how long to time, where to write and what to report."""
-    parser = argparse.ArgumentParser(prog="xpnet bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="xpnet bench", description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  xpnet bench --quick --backends numpy,jax --sizes 1,1000\n"
+               "  xpnet bench --json run.json --plot run.png\n  xpnet bench --report-only run.json --markdown")
     parser.add_argument("--quick", action="store_true",
                         help=f"a short run: sizes 1,64,1000 and {QUICK_MAX_TIME} s per row (default: every size "
                              "up to 1e6, 1 s per row)")
@@ -35,16 +42,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", metavar="FILE", default=None, help="keep pytest-benchmark's JSON in FILE")
     parser.add_argument("--compare", metavar="OLD.json", default=None,
                         help="compare with an earlier --json (pytest-benchmark's comparison, and a 'vs old' column)")
-    parser.add_argument("--plot", metavar="FILE", default="xpnet-bench.png",
-                        help="log-log plot of examples/s against m (default: %(default)s; '' for none)")
+    parser.add_argument("--plot", metavar="FILE", default=None,
+                        help="draw a log-log plot of examples/s against m to FILE (default: no plot)")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show pytest-benchmark's raw tables as the rows run, and the machine in full")
     parser.add_argument("--report-only", metavar="RUN.json", default=None,
                         help="run nothing: report an earlier --json")
     return parser
 
 
-def pytest_args(args: argparse.Namespace, json_path: str) -> list[str]:
-    """The pytest command line for ``args``: pytest-benchmark's timing options, and the suite's options as given."""
+def pytest_args(args: argparse.Namespace, json_path: str, storage: str | None = None) -> list[str]:
+    """The pytest command line for ``args``: pytest-benchmark's timing options, and the suite's options as given.
+
+    ``storage``: a folder for pytest-benchmark's own files (it makes ``./.benchmarks`` otherwise).
+    """
     max_time = args.max_time if args.max_time is not None else (QUICK_MAX_TIME if args.quick else 1.0)
     argv = [str(BENCH_DIR), "-q", "-p", "no:cacheprovider", "--benchmark-only", "--benchmark-enable",
             f"--benchmark-json={json_path}", f"--benchmark-max-time={max_time}",
@@ -53,6 +65,8 @@ def pytest_args(args: argparse.Namespace, json_path: str) -> list[str]:
     given = {option.name: getattr(args, option.dest) for option in SUITE_OPTIONS}
     given["sizes"] = given["sizes"] or ("default" if args.quick else "all")
     argv += [f"--bench-{name}={value}" for name, value in given.items() if value]
+    if storage is not None:
+        argv.append(f"--benchmark-storage=file://{Path(storage).resolve()}")
     if args.compare:
         argv.append(f"--benchmark-compare={Path(args.compare).resolve()}")
     return argv
@@ -78,28 +92,28 @@ def wait_quiet(seconds: float, threshold: float = QUIET_LOAD, window: float = 5.
 
 def run(args: argparse.Namespace) -> int:
     """Run the suite as ``args`` ask, then report; the exit status (0, 1 or 2)."""
-    from xpnet.bench import report
-
     if args.compare and not Path(args.compare).is_file():
         print(f"xpnet bench: error: no such file: {args.compare}", file=sys.stderr)
         return 2
-    status = 0
     if args.report_only:
-        json_path = args.report_only
-    else:
-        import pytest
-
-        if (args.wait_quiet or 0.0) > 0:
-            load = wait_quiet(args.wait_quiet)
-            if load is not None and load >= QUIET_LOAD:
-                print(f"xpnet bench: warning: starting while other processes use {load:.0%} of the CPUs",
-                      file=sys.stderr)
-        json_path = args.json or str(Path(tempfile.mkdtemp(prefix="xpnet-bench-")) / "bench.json")
-        code = pytest.main(pytest_args(args, json_path))
-        if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-            print(f"xpnet bench: error: pytest exited with {code!r}", file=sys.stderr)
+        return _report(args, args.report_only, failed=[])
+    if (args.wait_quiet or 0.0) > 0:
+        load = wait_quiet(args.wait_quiet)
+        if load is not None and load >= QUIET_LOAD:
+            print(f"xpnet bench: warning: starting while other processes use {load:.0%} of the CPUs", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="xpnet-bench-") as scratch:  # pytest-benchmark's files, and the JSON
+        json_path = args.json or str(Path(scratch) / "bench.json")
+        code, progress = run_suite(pytest_args(args, json_path, scratch), verbose=args.verbose)
+        if code not in (0, 1):  # pytest's OK and TESTS_FAILED
+            print(f"xpnet bench: error: pytest exited with status {code}", file=sys.stderr)
             return 2
-        status = 0 if code == pytest.ExitCode.OK else 1
+        return max(_report(args, json_path, progress.failed), code)
+
+
+def _report(args: argparse.Namespace, json_path: str, failed: list[str]) -> int:
+    """Print the answer, the machine, the legend, the table and the goals of the run in ``json_path``."""
+    from xpnet.bench import report
+
     if not Path(json_path).is_file():
         print(f"xpnet bench: error: no results in {json_path}", file=sys.stderr)
         return 2
@@ -107,21 +121,22 @@ def run(args: argparse.Namespace) -> int:
     found = report.rows(data)
     old = report.rows(report.load(args.compare)) if args.compare else None
     limits = data.get("xpnet", {}).get("limits")
-    print()
-    print(report.summary(data))
-    print()
-    print(report.table(found, markdown=args.markdown, old=old, limits=limits))
-    print()
-    print(report.targets_text(found, markdown=args.markdown))
+    md = args.markdown
+    blocks: list[str] = [report.answer(found, markdown=md), report.summary(data, brief=not args.verbose)]
     noisy = report.noisy(found, QUIET_LOAD)
     if noisy:
-        print(f"\nwarning: {len(noisy)} rows ran while other processes used over 10% of the CPUs "
-              f"(worst {max(r.foreign_load or 0 for r in noisy):.0%}); their times may be inflated")
+        blocks.append(f"warning: {len(noisy)} rows ran while other processes used over {QUIET_LOAD:.0%} of the CPUs "
+                      f"(worst {max(r.foreign_load or 0 for r in noisy):.0%}); their times may be inflated")
+    if failed:
+        blocks.append(f"{len(failed)} rows FAILED (--verbose shows pytest's report):\n"
+                      + "\n".join(f"  {line}" for line in failed))
+    blocks += [report.legend(old=old is not None), report.table(found, markdown=md, old=old, limits=limits),
+               report.targets_text(found, markdown=md)]
+    written = [f"json: {args.json}"] if args.json else []
     if args.plot:
-        print(f"\nplot: {report.plot(found, args.plot, limits)}")
-    if args.json:
-        print(f"json: {args.json}")
-    return status
+        written.append(f"plot: {report.plot(found, args.plot, limits)}")
+    print("\n\n".join(blocks + (["\n".join(written)] if written else [])))
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,6 @@ and MKL, or with one thread pool fighting another for two cores.
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from xpnet import backends
+from xpnet.machine import cpu_model, cpus_usable, memory_gib
 
 #: Environment variables that change what BLAS and the frameworks do, recorded when set.
 ENV_VARS = (
@@ -25,25 +25,6 @@ ENV_VARS = (
 )
 #: Distributions of the peers and tools, reported with their versions.
 DISTRIBUTIONS = ("numpy", "array-api-compat", "keras", "onnx", "onnxruntime", "pytest-benchmark", "threadpoolctl")
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name (Linux /proc/cpuinfo; the platform's guess elsewhere)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def memory_gib() -> float | None:
-    try:
-        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def blas() -> list[dict[str, Any]]:
@@ -91,7 +72,7 @@ def info(pairs: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
     return {
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpus_usable": cpus_usable(),
         "memory_gib": memory_gib(),
         "python": sys.version.split()[0],
         "blas": blas(),

@@ -2,7 +2,8 @@
 
 Both take host (NumPy) inputs, as their users pass them, and are built from the very
 weights xpnet benchmarks, so every row of a table computes the same probabilities.
-Keras and ONNX Runtime are imported only when a peer is built.
+Keras and ONNX Runtime are imported only when a peer is built; the ONNX graph and its session
+come from ``xpnet.onnx_export``, which ``xpnet run`` times too.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-#: ONNX element types by dtype name; ONNX Runtime's CPU MatMul has no bfloat16 kernel.
-_ONNX_DTYPES = {"float32": 1, "float64": 11}  # onnx.TensorProto.FLOAT, DOUBLE
+from xpnet.onnx_export import onnxruntime_session
+
+__all__ = ["keras_call", "keras_input", "keras_model", "keras_predict", "onnxruntime_session"]
 
 
 def _on_cpu() -> Any:
@@ -63,41 +65,3 @@ def keras_input(X: np.ndarray) -> Any:
 
     with _on_cpu():
         return keras.ops.convert_to_tensor(X)
-
-
-def onnx_graph(params: Any, dtype: str = "float32") -> bytes:
-    """A serialized ONNX model of the network: MatMul, Add, Sigmoid per layer, batch size left dynamic."""
-    import onnx
-    from onnx import helper, numpy_helper
-
-    if dtype not in _ONNX_DTYPES:
-        raise LookupError(f"ONNX Runtime's CPU kernels have no {dtype} MatMul")
-    elem = _ONNX_DTYPES[dtype]
-    host = params.astype(dtype)
-    nodes, inits, prev = [], [], "X"
-    for i, (W, b) in enumerate(host.layers, start=1):
-        inits += [numpy_helper.from_array(np.asarray(W), f"W{i}"), numpy_helper.from_array(np.asarray(b), f"b{i}")]
-        nodes += [
-            helper.make_node("MatMul", [prev, f"W{i}"], [f"z{i}"]),
-            helper.make_node("Add", [f"z{i}", f"b{i}"], [f"y{i}"]),
-            helper.make_node("Sigmoid", [f"y{i}"], [f"a{i}"]),
-        ]
-        prev = f"a{i}"
-    n_in, n_out = params.network.input_dim, params.network.layers[-1].units
-    graph = helper.make_graph(
-        nodes, "xpnet", [helper.make_tensor_value_info("X", elem, ["m", n_in])],
-        [helper.make_tensor_value_info(prev, elem, ["m", n_out])], initializer=inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="xpnet.bench")
-    model.ir_version = 8  # readable by every ONNX Runtime since 1.10
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
-
-
-def onnxruntime_session(params: Any, dtype: str = "float32") -> Callable[[np.ndarray], np.ndarray]:
-    """An ONNX Runtime CPU session on the network, with its default optimisation and threads."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(onnx_graph(params, dtype), providers=["CPUExecutionProvider"])
-    out = session.get_outputs()[0].name
-    return lambda X: session.run([out], {"X": X})[0]

@@ -1,5 +1,8 @@
-"""The table, the targets and the plot of a benchmark run, read from pytest-benchmark's JSON.
+"""The answer, the table, the project's goals and the plot of a benchmark run, read from pytest-benchmark's JSON.
 
+The answer comes first (:func:`answer`: the fastest path for each batch size and dtype, and by
+how much), then a legend of every column (:func:`legend`), the full table, and the project's own
+performance goals (:func:`targets_text`), which say how xpnet measures up, not whether the run worked.
 Everything here is derived from the JSON alone (each row's ``extra_info`` says what it
 is; ``output_json["xpnet"]`` holds the measured limits), so an old run can be reported
 again, and compared with a new one, without re-running it.
@@ -16,7 +19,7 @@ from typing import Any
 
 from xpnet.bench.cases import DTYPES, IMPLS
 
-#: Targets of issue 4, checked by :func:`targets`.
+#: The project's own performance goals (issue 4), checked by :func:`targets`.
 OVERHEAD_MAX = {"small": 0.25, "large": 0.05}  # against native, at m = 1 and at m >= 1000
 PREDICT_SPEEDUP_MIN = 1000.0  # fastest xpnet CPU path against Keras predict, at m = 1
 ORT_LATENCY_MAX = 2.0  # ... within 2x of ONNX Runtime's latency at m = 1
@@ -165,14 +168,16 @@ def _roof_note(limits: dict[str, Any] | None, dtype: str) -> str:
     return f" ({'; '.join(notes)})" if notes else ""
 
 
-def _render(title: str, head: list[str], lines: list[list[str]], markdown: bool) -> str:
+def _render(title: str, head: list[str], lines: list[list[str]], markdown: bool,
+            left: tuple[int, ...] = (0, 1, 2)) -> str:
+    """A titled table, as Markdown or as aligned text (the columns numbered in ``left`` to the left, the rest right)."""
     if markdown:
         out = [f"**{title}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         return "\n".join(out + ["| " + " | ".join(cells) + " |" for cells in lines])
     widths = [max(len(h), *(len(c[i]) for c in lines)) for i, h in enumerate(head)]
-    fmt = "  ".join(f"{{:<{w}}}" if i < 3 else f"{{:>{w}}}" for i, w in enumerate(widths))
-    return "\n".join([title, fmt.format(*head), "-" * (sum(widths) + 2 * len(widths) - 2)]
-                     + [fmt.format(*cells) for cells in lines])
+    fmt = "  ".join(f"{{:<{w}}}" if i in left else f"{{:>{w}}}" for i, w in enumerate(widths))
+    return "\n".join([title, fmt.format(*head).rstrip(), "-" * (sum(widths) + 2 * len(widths) - 2)]
+                     + [fmt.format(*cells).rstrip() for cells in lines])
 
 
 def targets(found: list[Row]) -> list[tuple[str, bool | None, str]]:
@@ -225,13 +230,75 @@ def targets(found: list[Row]) -> list[tuple[str, bool | None, str]]:
     return out
 
 
+#: How :func:`targets_text` words a goal's status: a goal not reached is the project's to-do, not the run's failure.
+GOAL_STATUS = {True: "reached", False: "not yet", None: "not measured"}
+GOALS_TITLE = ("xpnet's own performance goals (the project's targets, see BENCHMARKS.md; 'not yet' is work for "
+               "xpnet, not a fault of this run or machine):")
+
+
 def targets_text(found: list[Row], markdown: bool = False) -> str:
-    status = {True: "met", False: "MISSED", None: "not measured"}
-    lines = [(status[ok], what, detail) for what, ok, detail in targets(found)]
+    """The project's goals, each with its status (reached, not yet, not measured) and the numbers behind it."""
+    lines = [(GOAL_STATUS[ok], what, detail) for what, ok, detail in targets(found)]
     if markdown:
-        return "\n".join(["| target | status | measured |", "|---|---|---|"]
+        return "\n".join([GOALS_TITLE, "", "| project goal | status | measured |", "|---|---|---|"]
                          + [f"| {what} | {st} | {detail} |" for st, what, detail in lines])
-    return "\n".join(f"{st:<13}{what}: {detail}" for st, what, detail in lines)
+    return "\n".join([GOALS_TITLE] + [f"  {st:<13}{what}" + (f": {detail}" if detail else "")
+                                     for st, what, detail in lines])
+
+
+def answer(found: list[Row], markdown: bool = False) -> str:
+    """One line per (dtype, m): the fastest xpnet path, how much faster than the next one, and the fastest other
+    library (Keras, ONNX Runtime) beside it."""
+    head = ["dtype", "m", "fastest xpnet path", "median", "examples/s", "ahead of the next xpnet path by",
+            "fastest other library"]
+    lines = []
+    for dtype in DTYPES:
+        for m in sorted({r.m for r in found if r.dtype == dtype}):
+            here = sorted((r for r in found if r.dtype == dtype and r.m == m), key=lambda r: r.median)
+            ours = [r for r in here if r.impl == "xpnet"]
+            if not ours:
+                continue
+            best = ours[0]
+            ahead = f"{ours[1].median / best.median:.2f}x {_path(ours[1])}" if len(ours) > 1 else "-"
+            other = next((r for r in here if r.impl not in ("xpnet", "native")), None)
+            lines.append([dtype, f"{m:,}", _path(best), fmt_time(best.median), fmt_rate(best.rate), ahead,
+                          f"{_path(other)} {fmt_time(other.median)} ({_than(other.median / best.median)})"
+                          if other else "-"])
+    title = "The fastest way to run the network here, per batch size m and dtype (median time per call):"
+    return _render(title, head, lines, markdown, left=(0, 2, 5, 6)) if lines else title + "\n  no xpnet row ran"
+
+
+def _path(r: Row) -> str:
+    device = "" if r.device == "cpu" and r.impl != "xpnet" else f" on {r.device}"
+    return f"{r.label} {r.variant}{device}"
+
+
+def _than(ratio: float) -> str:
+    """An other library's time over xpnet's best, in words."""
+    return f"{ratio:.2f}x slower" if ratio >= 1 else f"{1 / ratio:.2f}x faster"
+
+
+def legend(old: bool = False) -> str:
+    """What every column and variant of :func:`table` means."""
+    lines = [
+        "Columns: median = median time of one call on m examples (* = timed while other processes used over "
+        f"{NOISY:.0%} of the CPUs); examples/s = m / median;",
+        "  x NumPy = speed against xpnet's NumPy row of the same kind (loop against loop, everything else against "
+        "matmul), same m and dtype;",
+        "  % roofline = share of the most this machine allows for this network (the lesser of its measured copy "
+        "bandwidth and matmul peak);",
+        "  vs native = xpnet's time over the same math hand-written in that framework, minus one (+10%: xpnet "
+        "takes 10% longer).",
+        "Variants: loop = the lab's per-unit my_dense (a teaching device); matmul = one matmul per layer "
+        "(my_dense_v); jit = matmul compiled (jax.jit, tf.function, torch.compile).",
+        "  '(native)' rows, hand-written: eager = xpnet's math in the framework's own calls, builtin = the same "
+        "with the framework's own sigmoid, jit = eager compiled;",
+        "  keras predict / call = the lab's Keras model, model.predict(x) / model(x); onnxruntime session = ONNX "
+        "Runtime's InferenceSession.run on the same weights.",
+    ]
+    if old:
+        lines.insert(4, "  vs old = the earlier run's median over this one's (2.00x: twice as fast now).")
+    return "\n".join(lines)
 
 
 #: Line style of each implementation's rows in the plot, and marker of each variant.
@@ -283,8 +350,9 @@ def plot(found: list[Row], path: str | Path, limits: dict[str, Any] | None = Non
     return path
 
 
-def summary(data: dict[str, Any]) -> str:
-    """Machine, limits and the run's quietness, in a few lines."""
+def summary(data: dict[str, Any], brief: bool = False) -> str:
+    """Machine, limits and the run's quietness, in a few lines; ``brief``: without the libraries, threads and
+    backends (the indented lines)."""
     mi = data.get("machine_info", {})
     x = mi.get("xpnet", {})
     lines = [f"date: {data.get('datetime', '?')}",
@@ -307,7 +375,7 @@ def summary(data: dict[str, Any]) -> str:
     load = run.get("foreign_load")
     if load is not None:
         lines.append(f"other processes used {load:.0%} of the CPUs during the run")
-    return "\n".join(lines)
+    return "\n".join(line for line in lines if not (brief and line.startswith("  ")))
 
 
 def noisy(found: list[Row], threshold: float = NOISY) -> list[Row]:

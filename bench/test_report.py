@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ def test_matrix_covers_every_registry_pair_and_variant() -> None:
         variants = {c.variant for c in rows if (c.impl, c.backend, c.device) == ("xpnet", name, device)}
         assert variants == ({"loop", "matmul", "jit"} if compiled else {"loop", "matmul"})
     assert {c.m for c in rows if c.variant == "loop"} == set(cases.LOOP_SIZES)
+    assert all(c.m == 1 for c in rows if c.variant == "loop" and backends.backend_class(c.backend).chunked)
     assert {c.dtype for c in rows if c.m != 1000} == {"float32"}  # other dtypes where they change the work
     assert {c.dtype for c in rows if c.m == 1000 and c.impl == "xpnet"} == set(cases.DTYPES)
     assert len({(c.impl, c.id) for c in rows}) == len(rows)
@@ -202,6 +204,48 @@ def test_cli_arguments_and_report_only(run_json: Path, tmp_path: Path, capsys: p
     out = capsys.readouterr().out
     assert "vs old" in out and "1.00x" in out and plot.exists()
     assert cli.run(parser.parse_args(["--compare", str(tmp_path / "missing.json")])) == 2
+
+
+def test_the_report_leads_with_the_answer_explains_its_columns_and_writes_nothing_unasked(
+        run_json: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    here = tmp_path / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert cli.run(cli.build_parser().parse_args(["--report-only", str(run_json)])) == 0
+    out = capsys.readouterr().out
+    assert list(here.iterdir()) == []  # no plot, no JSON, no pytest-benchmark folder unless asked
+    head = out.splitlines()[:15]
+    assert head[0].startswith("The fastest way to run the network here")
+    answers = [line for line in head if line.startswith("float32")]
+    assert len(answers) == 2  # one line per (dtype, m): m = 1 and m = 1e6
+    assert "numpy matmul on cpu" in answers[0] and "1.50x torch jit on cpu" in answers[0]
+    assert "onnxruntime session 12 us (1.67x faster)" in answers[0]
+    legend = report.legend()
+    table_head = report.table(report.rows(report.load(run_json))).splitlines()[1]
+    for column in ("median", "examples/s", "x NumPy", "% roofline", "vs native"):
+        assert column in table_head and f"{column} = " in legend
+    for variant in ("loop", "matmul", "jit", "eager", "builtin", "predict", "call", "session"):
+        assert re.search(rf"\b{variant}\b[^=]*=", legend), variant
+    assert "MISSED" not in out and report.GOALS_TITLE in out and "not yet" in out
+    assert out.index("The fastest way") < out.index("Columns:") < out.index("float32, m = 1 ") < out.index(
+        report.GOALS_TITLE)
+
+
+def test_pytest_benchmark_keeps_its_files_in_the_given_folder(tmp_path: Path) -> None:
+    argv = cli.pytest_args(cli.build_parser().parse_args(["--quick"]), "x.json", str(tmp_path))
+    assert f"--benchmark-storage=file://{tmp_path.resolve()}" in argv
+
+
+@pytest.mark.slow
+def test_a_quick_run_answers_first_and_leaves_the_working_folder_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    """The suite itself, run inside this one (about a minute): the answer on top, pytest's report kept back."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--quick", "--backends", "numpy", "--sizes", "1", "--peers", "none", "--dtypes", "float32"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("The fastest way to run the network here")
+    assert "benchmark 'matmul float32 m=1'" not in captured.out and "rows timed" in captured.err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_each_suite_option_is_declared_once_for_pytest_and_the_cli(pytestconfig: pytest.Config,

@@ -1,6 +1,6 @@
 """Files that are never half-written and never execute code when read.
 
-A save writes a temporary file in the target's folder, flushes and fsyncs it, then
+A save writes a temporary file (or folder) in the target's folder, flushes and fsyncs it, then
 renames it over the target (atomic on POSIX and Windows), and fsyncs the folder: a
 process killed at any moment leaves either the old file or the new one. A load reads
 ``.npz`` with ``allow_pickle=False``, so an object array (a pickle) is refused, never run.
@@ -9,8 +9,10 @@ process killed at any moment leaves either the old file or the new one. A load r
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,35 +33,85 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     it. A process killed with SIGKILL mid-write leaves that temporary file behind (nothing runs
     on SIGKILL) but never a partial ``path``.
     """
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        write(f)
+    return Path(path)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, *, folder: bool = False) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write in any way (a file, or a folder with ``folder``), moved over
+    ``path`` atomically when the block ends, removed when it raises.
+
+    For writers that need a path rather than a file object: several processes writing rows of
+    one ``.npy``, a Zarr store (a folder of chunk files). What was written is fsynced before the
+    rename, and the folder after it. A folder replaces an existing ``path`` in two renames (the old
+    one aside, then the new one in, then the old one deleted): ``path`` may be briefly absent, never partial.
+    """
     path = _file_path(path)
-    if path.is_dir():
+    if path.is_dir() and not folder:
         raise IsADirectoryError(f"cannot write {path}: it is a directory")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: folder {parent} does not exist")
+    if folder:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        os.close(fd)
+        tmp = Path(name)
     try:
-        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600; the result should look like any saved file
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.chmod(tmp, _file_mode(path, folder))  # mkstemp makes 0600: the result should look like any saved file
+        yield tmp
+        _fsync_tree(tmp)
+        _replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _remove(tmp)
         raise
-    _fsync_folder(folder)
-    return path
+    _fsync_folder(parent)
 
 
-def _file_mode(path: Path) -> int:
-    """The mode of the file being replaced, or what ``open()`` would give a new one (0666 less the umask)."""
+def _replace(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` over ``path``; a folder that exists is moved aside first (a rename cannot replace one)."""
+    if not (tmp.is_dir() and path.exists()):
+        os.replace(tmp, path)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+    os.replace(path, old / path.name)
+    os.replace(tmp, path)
+    _remove(old)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _fsync_tree(path: Path) -> None:
+    """fsync a file, or every file and folder under a folder: what was written reaches the disk before the rename."""
+    files = [path] if not path.is_dir() else [p for p in path.rglob("*") if p.is_file()]
+    for name in files:
+        fd = os.open(name, os.O_RDONLY)  # fsync through any descriptor flushes the file (Linux, macOS)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    if path.is_dir():
+        for folder in (path, *(p for p in path.rglob("*") if p.is_dir())):
+            _fsync_folder(folder)
+
+
+def _file_mode(path: Path, folder: bool = False) -> int:
+    """The mode of the file being replaced, or what ``open()`` (``mkdir()``) would give a new one: 0666 (0777)
+    less the umask."""
     try:
         return path.stat().st_mode & 0o7777
     except FileNotFoundError:
         umask = os.umask(0)
         os.umask(umask)
-        return 0o666 & ~umask
+        return (0o777 if folder else 0o666) & ~umask
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -88,11 +140,7 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     CRC is checked as it is read, so a damaged file never loads as different numbers.
     Arrays come back in native byte order, which every backend accepts.
     """
-    path = _file_path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory, not a .npz file")
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
+    path = existing_file(path, "a .npz file")
     try:
         with open(path, "rb") as f:
             head = f.read(4)
@@ -118,6 +166,17 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise FileFormatError(
             f"{path} is not a valid .npz file (truncated or corrupted: {type(err).__name__}: {err})"
         ) from err
+
+
+def existing_file(path: Any, kind: str) -> Path:
+    """``path`` as a Path to a file that exists; IsADirectoryError or FileNotFoundError naming it, and what it
+    should have been (``kind``: "a .npz file")."""
+    path = _file_path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory, not {kind}")
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    return path
 
 
 def _file_path(path: Any) -> Path:

@@ -18,8 +18,8 @@ import pytest
 from xpnet import backends
 from xpnet.backends import Backend, BackendUnavailable
 
-#: Every device name the vocabulary allows: "cpu", "gpu", "gpu:N" with N >= 1.
-VOCABULARY = re.compile(r"cpu|gpu|gpu:[1-9]\d*")
+#: Every device name the vocabulary allows: "cpu", "gpu", "gpu:N" with N >= 1, "cpu:all", "gpu:all".
+VOCABULARY = re.compile(r"cpu|gpu|gpu:[1-9]\d*|cpu:all|gpu:all")
 
 
 def _classes_with(device: str) -> list[type[Backend]]:
@@ -40,18 +40,19 @@ def _installed(cls: type[Backend]) -> bool:
 
 def test_every_listed_device_is_named_in_the_one_vocabulary():
     for name in backends.names():
-        assert set(backends.backend_class(name).devices) <= {"cpu", "gpu"}
+        assert set(backends.backend_class(name).devices) <= {"cpu", "gpu", "cpu:all", "gpu:all"}
     assert all(VOCABULARY.fullmatch(device) for _, device in backends.pairs())
 
 
 @pytest.mark.parametrize(
     ("alias", "canonical"),
     [("gpu", "gpu"), ("GPU", "gpu"), ("cuda", "gpu"), ("CUDA", "gpu"), ("gpu:0", "gpu"), ("cuda:0", "gpu"),
-     ("gpu:2", "gpu:2"), ("Cuda:2", "gpu:2"), ("cpu", "cpu"), ("CPU", "cpu")],
+     ("gpu:2", "gpu:2"), ("Cuda:2", "gpu:2"), ("cpu", "cpu"), ("CPU", "cpu"), ("CPU:ALL", "cpu:all"),
+     ("cuda:all", "gpu:all"), ("GPU:all", "gpu:all")],
 )
 def test_cuda_and_gpu_0_are_aliases_shown_as_gpu(alias, canonical):
     assert backends.canonical_device(alias) == canonical
-    for cls in _classes_with(canonical.partition(":")[0]):
+    for cls in _classes_with(canonical if canonical.endswith(":all") else canonical.partition(":")[0]):
         assert cls.canonical_device(alias) == canonical
 
 
@@ -68,7 +69,7 @@ def test_unknown_device_is_a_value_error_listing_the_backends_devices(name, devi
 
 def test_unknown_device_message_names_the_gpu_n_form():
     cls = _classes_with("gpu")[0]
-    with pytest.raises(ValueError, match=r"; known devices: .*gpu, gpu:N$"):
+    with pytest.raises(ValueError, match=r"; known devices: .*gpu, gpu:N(, |$)"):
         cls.canonical_device("tpu")
 
 

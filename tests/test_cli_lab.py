@@ -82,22 +82,6 @@ def test_plots_without_matplotlib_say_which_extra_to_install(monkeypatch, tmp_pa
         plots.loss_curves(tmp_path / "x.png", {"numpy": [1.0, 0.5]})
 
 
-def test_run_writes_the_whole_report_offline(tmp_path, capsys):
-    out = tmp_path / "report"
-    assert cli.main(["run", "--out", str(out), "--quiet"]) == 0
-    assert f"report: {out / 'report.md'}" in capsys.readouterr().out
-    report = json.loads((out / "report.json").read_text())
-    assert report["parity"]["ok"] and report["data"]["format"] == "builtin"
-    assert {e["backend"] for e in report["evaluation"]} >= {"numpy", "array_api_strict"}
-    assert all(e["accuracy"] >= 0.9 for e in report["evaluation"])
-    for name in ("loss.png", "digits.png", "misclassified.png"):
-        assert _is_png(out / name)
-    text = (out / "report.md").read_text()
-    assert "## Parity of the trained network: ok" in text and "| numpy | cpu | matmul |" in text
-    params = model.load(out / "weights.npz")
-    assert np.isfinite(params.weights[0]).all()
-
-
 def test_predict_split_test_scores_exactly_the_digits_held_out_in_training(tmp_path, capsys):
     weights = tmp_path / "w.npz"
     assert cli.main(["train", "--epochs", "2", "--seed", "7", "--test-fraction", "0.25", "--out", str(weights),

@@ -145,6 +145,7 @@ def test_cli_backends_json_lists_every_pair_with_its_reason_in_one_device_vocabu
     rows = json.loads(out.stdout)
     assert [(r["backend"], r["device"]) for r in rows] == backends.pairs()
     for r in rows:
-        assert set(r) == {"backend", "device", "available", "version", "reason"}
-        assert (r["reason"] is None) == r["available"]
-        assert re.fullmatch(r"cpu|gpu|gpu:[1-9][0-9]*", r["device"]), r["device"]
+        assert set(r) == {"backend", "device", "available", "version", "reason", "device_count"}
+        assert (r["reason"] is None) == r["available"] == (r["device_count"] is not None)
+        assert re.fullmatch(r"cpu|gpu|gpu:[1-9][0-9]*|cpu:all|gpu:all", r["device"]), r["device"]
+        assert r["device_count"] in (None, 1) or r["device"].endswith(":all")

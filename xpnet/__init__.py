@@ -23,8 +23,8 @@ from xpnet.validation import InputError
 __version__ = "0.1.0"
 
 #: Submodules loaded on first attribute access (``xpnet.data.load(...)`` after a plain ``import xpnet``).
-_LAZY_SUBMODULES = ("data", "evaluate", "keras_interop", "lab", "parity", "plots", "report", "streaming", "train",
-                    "validation", "workflow")
+_LAZY_SUBMODULES = ("cluster", "data", "evaluate", "keras_interop", "lab", "parity", "plots", "report", "rowfiles",
+                    "score", "streaming", "train", "validation", "workflow")
 #: Functions of lazy submodules offered at the top level.
 _LAZY_FUNCTIONS = {"to_keras": "keras_interop", "from_keras": "keras_interop"}
 

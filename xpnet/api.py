@@ -9,7 +9,7 @@ or several (the class with the largest probability).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from os import PathLike
 from typing import Any
 
@@ -27,7 +27,7 @@ from xpnet.model import (
     init_params,
     predict_from_proba,
 )
-from xpnet.streaming import MAPPED_BATCH_SIZE, DeviceMemoryError, Placement, Rows, chunks, rows_of
+from xpnet.streaming import MAPPED_BATCH_SIZE, DeviceMemoryError, Placement, Rows, check_outputs, chunks, rows_of
 from xpnet.validation import (
     InputError,
     InputTypeError,
@@ -75,6 +75,12 @@ class Model:
                                 self.network.input_dim, _safe_input_bound(host, self.dtype))
 
     @property
+    def placement(self) -> Placement:
+        """How input rows are checked and moved: the backend, the dtype there and on the host, the width,
+        and the largest input value the network takes without overflowing."""
+        return self._place
+
+    @property
     def layers(self) -> tuple[tuple[Any, Any], ...]:
         """The ``(W, b)`` pairs on the device, the first argument of ``forward_fn``'s functions."""
         return self.params.layers
@@ -84,13 +90,14 @@ class Model:
         place = self._place
         host = host_features(X, place.n_features, check_finite=check_finite, dtype=place.host_dtype,
                              max_abs=place.max_abs)
-        return self.backend.asarray(host, self.dtype)
+        return self.backend.asrows(host, self.dtype)
 
     def forward_fn(self, variant: str = "matmul") -> ForwardFn:
         """The function ``(layers, X) -> outputs`` for ``variant`` ("loop", "matmul", "jit").
 
         The jit variant is compiled on its first call (per input shape, as every compiler
-        here specialises on shapes) and then reused.
+        here specialises on shapes) and then reused; on a chunked backend (Dask) it is the
+        forward mapped over each block of rows (:meth:`~xpnet.backends.Backend.jit_rows`).
         """
         check_choice(variant, VARIANTS, "variant")
         xp = self.backend.xp
@@ -101,11 +108,17 @@ class Model:
             names = self.network.activations
             return lambda layers, X: forward_loop(layers, X, names, xp)
         if self._compiled is None:
+            names = self.network.activations
 
-            def matmul_forward(layers: Any, X: Any) -> Any:
-                return forward_matmul(layers, X, acts, xp)
+            def build(ns: Any) -> ForwardFn:
+                bound = acts if ns is xp else bind_activations(names, ns)
 
-            self._compiled = self.backend.jit(matmul_forward)
+                def matmul_forward(layers: Any, X: Any) -> Any:
+                    return forward_matmul(layers, X, bound, ns)
+
+                return matmul_forward
+
+            self._compiled = self.backend.jit_rows(build)
         return self._compiled
 
     def forward(self, X: Any, variant: str = "matmul", *, batch_size: int | None = None) -> Any:
@@ -128,7 +141,8 @@ class Model:
         batch_size: int | None = None,
         check_finite: bool = True,
         progress: bool = False,
-    ) -> np.ndarray:
+        out: Any = None,
+    ) -> Any:
         """The network's outputs as NumPy: (m, units_out) for (m, n) input, (units_out,) for (n,).
 
         For the lab's network, the probability of the digit being a 1, (m, 1); for a softmax
@@ -139,14 +153,18 @@ class Model:
         so that peak memory follows the chunk, not the file. ``check_finite``: refuse NaN and inf
         in X (the error names the first bad index, counted in the whole X), and finite rows whose
         values overflow inside the network; False skips the scans and lets NaN propagate.
-        ``progress``: a progress bar on stderr.
+        ``progress``: a progress bar on stderr. ``out``: where to put the outputs instead of a new
+        array, anything of shape (m, units_out) that takes ``out[lo:hi] = rows`` (a memory-mapped
+        ``.npy``, a Zarr array); it is filled chunk by chunk and returned, so that neither the input
+        nor the output needs to fit in memory.
         """
         rows = rows_of(X, self._place, check_finite)
-        out: np.ndarray | None = None
+        if out is not None:
+            _check_out(out, rows.m, self.network.outputs)
         for lo, hi, p in self._run(rows, variant, batch_size, progress, finish=self.backend.to_numpy):
             if check_finite:
-                _check_outputs(rows, p, lo, self.dtype)
-            if lo == 0 and hi == (rows.m if rows.m is not None else 1):
+                check_outputs(p, lo, self.dtype, rows.row, one=rows.m is None)
+            if out is None and lo == 0 and hi == (rows.m if rows.m is not None else 1):
                 return p  # one chunk: no copy
             if out is None:
                 out = np.empty((rows.m, *p.shape[1:]), dtype=p.dtype)
@@ -175,7 +193,7 @@ class Model:
         return np.asarray(predict_from_proba(proba, _HOST_XP, threshold))
 
     def _run(self, rows: Rows, variant: str, batch_size: int | None, progress: bool = False,
-             finish: Callable[[Any], Any] = lambda result: result):
+             finish: Callable[[Any], Any] = lambda result: result) -> Iterator[tuple[int, int, Any]]:
         """The chunks of ``rows`` through ``variant``'s forward (matmul for no rows, which the loop cannot stack)."""
         fn = self.forward_fn("matmul" if rows.m == 0 else variant)
         layers = self.layers
@@ -226,14 +244,8 @@ def _safe_input_bound(host: Params, dtype: str) -> float:
 _BFLOAT16_MAX = 3.3895313892515355e38
 
 
-def _check_outputs(rows: Rows, p: np.ndarray, lo: int, dtype: str) -> None:
-    """Finite rows can still overflow inside the network (3e38 in float32) and give NaN: refuse them."""
-    if p.size == 0 or (np.isfinite(p.min()) and np.isfinite(p.max())):
-        return
-    i = int(np.flatnonzero(~np.isfinite(p.reshape(len(p), -1)).any(axis=1))[0]) if p.ndim > 1 else 0
-    values = rows.row(lo + i)
-    where = "X" if rows.m is None else f"X row {lo + i}"
-    raise InputError(
-        f"{where} is finite but overflows {dtype} inside the network (largest magnitude "
-        f"{np.abs(values).max():.3g}), which gives a probability of {p[i].reshape(-1)[0]}; scale the input down"
-    )
+def _check_out(out: Any, m: int | None, units: int) -> None:
+    """``out`` has the shape of the outputs, (m, units), so that each chunk lands in its rows."""
+    shape = tuple(getattr(out, "shape", ()))
+    if m is None or shape != (m, units):
+        raise InputError(f"out must have the outputs' shape ({m}, {units}), got {shape or type(out).__name__}")

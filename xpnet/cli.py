@@ -2,12 +2,14 @@
 
 Exit status: 0 success, 1 a check that ran and failed (parity), 2 a usage error (an
 unknown backend, a missing file, bad input), reported as one line on stderr; ``--debug``
-shows the traceback instead.
+shows the traceback instead. The frameworks' own start-up messages are kept off the terminal
+(``xpnet.quiet``) unless ``--debug`` is given. Every command's ``--help`` ends with an example.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -27,15 +29,25 @@ def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
     return fn
 
 
+def examples(*lines: str) -> dict[str, Any]:
+    """``add_parser`` keywords that end a command's ``--help`` with these example command lines."""
+    return {"epilog": "example" + "s" * (len(lines) > 1) + ":\n" + "\n".join(f"  {line}" for line in lines),
+            "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xpnet", description=__doc__.splitlines()[0])
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser = argparse.ArgumentParser(prog="xpnet", description=__doc__.splitlines()[0],
+                                     **examples("xpnet run", "xpnet backends", "xpnet COMMAND --help"))
+    parser.add_argument("--debug", action="store_true",
+                        help="show tracebacks, and the frameworks' own log messages and warnings")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("backends", help="list every (backend, device) and whether it runs here")
+    p = sub.add_parser("backends", help="list every (backend, device) and whether it runs here",
+                       **examples("xpnet backends --json"))
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    p = sub.add_parser("parity", help="the same weights and inputs on every backend, against float64 NumPy")
+    p = sub.add_parser("parity", help="the same weights and inputs on every backend, against float64 NumPy",
+                       **examples("xpnet parity --weights xpnet-report/weights.npz --backends numpy,jax"))
     p.add_argument("--backends", type=split_names, default=None, help="comma-separated backend names (default: all)")
     p.add_argument("--devices", type=split_names, default=None, help="comma-separated devices (default: all)")
     p.add_argument("--variants", type=split_names, default=None, help="loop,matmul,jit (default: all three)")
@@ -43,8 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, help="weights .npz (default: seeded Keras-style init)")
     p.add_argument("--seed", type=int, default=0, help="seed of the default weights and inputs")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--workers", type=_counts, default=[1, 2],
+                   help="the dask backend's rows run on a local Dask cluster of each of these sizes (default: 1,2; "
+                        "'' runs them on Dask's threads in this process)")
 
-    p = sub.add_parser("train", help="train a network (the lab's by default; Adam, batch 32) on one or more backends")
+    p = sub.add_parser("train", help="train a network (the lab's by default; Adam, batch 32) on one or more backends",
+                       **examples("xpnet train --backend numpy,jax --epochs 20 --out w.npz --plot loss.png"))
     _data_arguments(p)
     p.add_argument("--layers", type=_network, default=LAB_LAYERS,
                    help="units:activation per layer, comma-separated (default: the lab's %(default)s; the sequel: "
@@ -62,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress")
     p.add_argument("--json", action="store_true", help="print the losses and accuracies as JSON")
 
-    p = sub.add_parser("predict", help="predict digits with saved weights: accuracy, per class, confusion, misses")
+    p = sub.add_parser("predict", help="predict digits with saved weights: accuracy, per class, confusion, misses",
+                       **examples("xpnet predict --weights w.npz --backend numpy,torch --split test --plot digits.png"))
     _data_arguments(p, recorded=True)
     p.add_argument("--weights", required=True, help="weights .npz written by xpnet train")
     p.add_argument("--backend", type=split_names, default=["numpy"], help="backend(s), comma-separated")
@@ -73,14 +90,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", default=None, help="draw the 8x8 digit grid (and FILE-misclassified.png)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
+    p = sub.add_parser("score", help="write the probabilities of every row of a .npy or Zarr file to another, in "
+                       "bounded memory; on a Dask cluster with --backend dask",
+                       **examples("xpnet score --weights w.npz --input X.npy --output P.npy",
+                                  "xpnet score --weights w.npz --input X.npy --output P.zarr --backend dask "
+                                  "--workers 2",
+                                  "xpnet score --weights w.npz --input X.zarr --output P.npy --backend dask "
+                                  "--scheduler tcp://10.0.0.5:8786"))
+    _score_arguments(p)
+
     # The benchmark suite parses its own options (``xpnet bench --help``): it is loaded only when it runs.
     sub.add_parser("bench", add_help=False, help="time every variant on every backend and device beside Keras, "
                    "native code, ONNX Runtime and the measured roofline (pytest-benchmark; xpnet bench --help)")
 
-    p = sub.add_parser("run", help="the whole lab: train, save, parity, timings, pictures, report folder")
+    p = sub.add_parser("run", help="the whole lab on every backend: train, parity, timings, pictures, "
+                       "xpnet-report/index.html", **examples("xpnet run", "xpnet run --backends numpy,jax --out lab"))
     _data_arguments(p)
-    p.add_argument("--backend", default="numpy", help="backend to train on (default: numpy)")
-    p.add_argument("--device", default=None)
+    p.add_argument("--backends", "--backend", type=split_names, default=None,
+                   help="backends to train on, comma-separated (default: every one that runs here)")
+    p.add_argument("--device", default=None, help="device to train on (default: each backend's first available)")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--out", default="xpnet-report", help="report folder (default: ./xpnet-report)")
     p.add_argument("--quiet", action="store_true", help="no progress")
@@ -146,9 +174,10 @@ def cmd_backends(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=2))
         return 0
-    print(f"{'backend':<17}{'device':<8}{'available':<11}{'version':<14}reason")
+    print(f"{'backend':<17}{'device':<8}{'available':<17}{'version':<14}reason")
     for r in rows:
-        print(f"{r.backend:<17}{r.device:<8}{'yes' if r.available else 'no':<11}{r.version or '-':<14}"
+        count = f" ({r.device_count} devices)" if r.available and r.device.endswith(":all") else ""
+        print(f"{r.backend:<17}{r.device:<8}{('yes' if r.available else 'no') + count:<17}{r.version or '-':<14}"
               f"{r.reason or ''}")
     return 0
 
@@ -165,6 +194,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
         variants=args.variants or model.VARIANTS,
         dtypes=args.dtypes or parity.DEFAULT_DTYPES,
         devices=args.devices,
+        workers=args.workers,
     )
     print(report.to_json() if args.json else report.table())
     return 0 if report.ok else 1
@@ -198,7 +228,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"{name}: final loss {history.losses[-1]:.6f}, held-out accuracy {record['test_accuracy']:.2%}, "
                   f"{record['seconds']:.2f}s")
-    spread = _loss_spread(runs)
+    spread = max((train.max_rel_difference(runs[0]["losses"], r["losses"]) for r in runs[1:]), default=0.0)
     if args.plot:
         log(f"plot: {plots.loss_curves(args.plot, {r['backend']: r['losses'] for r in runs})}")
     if args.json:
@@ -207,11 +237,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     elif len(runs) > 1:
         print(f"largest relative difference of any epoch's loss from {runs[0]['backend']}'s: {spread:.2e}")
     return 0
-
-
-def _loss_spread(runs: list[dict]) -> float:
-    first = np.asarray(runs[0]["losses"])
-    return max((float(np.max(np.abs(np.asarray(r["losses"]) - first) / first)) for r in runs[1:]), default=0.0)
 
 
 @command
@@ -264,6 +289,60 @@ def _predict_pictures(path: str, chosen: Any, evals: list, seed: int) -> list[st
     return [str(grid), str(missed), str(matrix)]
 
 
+def _counts(text: str) -> list[int]:
+    """argparse type of a comma-separated list of positive whole numbers ("1,2")."""
+    try:
+        counts = [int(item) for item in split_names(text) or []]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
+    if any(n < 1 for n in counts):
+        raise argparse.ArgumentTypeError(f"expected positive whole numbers, got {text!r}")
+    return counts
+
+
+def _score_arguments(p: argparse.ArgumentParser) -> None:
+    """``xpnet score``'s options: the files, the backend, and (dask) the cluster to run on."""
+    p.add_argument("--weights", required=True, help="weights .npz written by xpnet train")
+    p.add_argument("--input", required=True, help="rows to score: an (m, 400) .npy file (memory-mapped) or .zarr array")
+    p.add_argument("--output", required=True,
+                   help="where to write the (m, outputs) float32 probabilities: a .npy file or a .zarr store, "
+                        "which appears only when complete")
+    p.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    p.add_argument("--backend", default="numpy", help="backend (default: numpy); dask runs on a cluster")
+    p.add_argument("--device", default=None, help="device (default: the backend's first), e.g. cpu:all with jax")
+    p.add_argument("--batch-size", type=int, default=None, help="rows per chunk or block (default: 65536)")
+    cluster = p.add_argument_group("cluster (--backend dask)")
+    cluster.add_argument("--workers", type=int, default=None,
+                         help="start a local Dask cluster of this many worker processes (default: one per core)")
+    cluster.add_argument("--threads-per-worker", type=int, default=1, help="threads per local worker (default: 1)")
+    cluster.add_argument("--worker-memory", default=None,
+                         help="memory limit of each local worker, e.g. 2GiB (default: Dask's, memory / workers)")
+    cluster.add_argument("--scheduler", default=None,
+                         help="use the running Dask scheduler at this address (tcp://HOST:PORT) and its workers")
+    cluster.add_argument("--timeout", type=float, default=10.0,
+                         help="seconds to wait for --scheduler to answer (default: 10)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print rows, seconds, rows/s, workers and the output path")
+
+
+@command
+def cmd_score(args: argparse.Namespace) -> int:
+    from xpnet import model, score
+    from xpnet.cluster import ClusterSpec
+
+    asked = {"--workers": args.workers, "--worker-memory": args.worker_memory, "--scheduler": args.scheduler,
+             "--threads-per-worker": args.threads_per_worker if args.threads_per_worker != 1 else None}
+    spec = None
+    if any(value is not None for value in asked.values()):
+        spec = ClusterSpec(scheduler=args.scheduler, workers=args.workers, threads_per_worker=args.threads_per_worker,
+                           worker_memory=args.worker_memory, device=args.device or "cpu", timeout=args.timeout)
+    result = score.score(model.load(args.weights), args.input, args.output, backend=args.backend, device=args.device,
+                         batch_size=args.batch_size, cluster=spec, overwrite=args.overwrite,
+                         progress=not (args.quiet or args.json))
+    print(json.dumps(result.to_dict(), indent=2) if args.json else score.describe(result))
+    return 0
+
+
 @command
 def cmd_bench(args: argparse.Namespace) -> int:
     from xpnet.bench import cli as bench_cli
@@ -273,29 +352,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 @command
 def cmd_run(args: argparse.Namespace) -> int:
-    from xpnet.progress import FitProgress
     from xpnet.report import run_lab
 
-    progress = None if args.quiet else FitProgress(sys.stderr)
-    result = run_lab(args.out, args.data, args.backend, args.device, args.epochs, args.seed, args.test_fraction,
-                     log=(lambda text: None) if args.quiet else _stderr,
-                     progress=progress)
-    ev = result["evaluation"][0]
-    print(f"held-out accuracy {ev['accuracy']:.2%} ({ev['m']} digits); parity "
-          f"{'ok' if result['parity']['ok'] else 'FAILED'}; {result['seconds']:.1f}s")
-    print(f"report: {Path(args.out) / 'report.md'}")
+    result = run_lab(args.out, args.data, args.backends, args.device, args.epochs, args.seed, args.test_fraction,
+                     progress=None if args.quiet else sys.stderr)
+    ev, names = result["evaluation"][0], [t["backend"] for t in result["training"]]
+    print(f"trained on {', '.join(names)}: loss curves agree to {result['max_rel_loss_difference']:.1e}; held-out "
+          f"accuracy {ev['accuracy']:.2%} ({ev['m']} digits); parity {'ok' if result['parity']['ok'] else 'FAILED'}; "
+          f"{result['seconds']:.0f} s")
+    print(f"report: {Path(args.out) / 'index.html'} (also report.md, report.json)")
     return 0 if result["parity"]["ok"] else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, not errors
+    from xpnet.quiet import frameworks_quiet
+
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if args.command != "bench" and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.rest = rest
     try:
-        return COMMANDS[args.command](args)
+        with contextlib.nullcontext() if args.debug else frameworks_quiet():
+            return COMMANDS[args.command](args)
     except BrokenPipeError:  # the output went into a pipe that closed early (``| head``): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -20,8 +20,8 @@ mantissa) would err about 8000x more than float32 and fail.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import array_api_compat.numpy as xp
@@ -61,6 +61,8 @@ DEFAULT_DTYPES = ("float32", "float64")
 
 #: The loop variant dispatches ~500 operations per example: check it on this many examples.
 LOOP_EXAMPLES = 16
+#: ... and on this many on a chunked (lazy) backend, where each operation is a graph task built in ~2 ms.
+LAZY_LOOP_EXAMPLES = 2
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class ParityRow:
     bound_share: float | None
     ok: bool
     error: str | None = None
+    #: The size of the local Dask cluster the row ran on (a chunked backend's rows); None: in this process.
+    workers: int | None = None
 
 
 @dataclass
@@ -95,15 +99,16 @@ class ParityReport:
 
     def table(self) -> str:
         """A plain-text table, one line per row."""
-        head = f"{'backend':<17}{'device':<7}{'variant':<8}{'dtype':<9}{'m':>5} {'max_abs_err':>12} " \
+        head = f"{'backend':<17}{'device':<9}{'workers':<8}{'variant':<8}{'dtype':<9}{'m':>5} {'max_abs_err':>12} " \
                f"{'max_rel_err':>12} {'of bound':>9} {'agree':>7}  ok"
         lines = [head, "-" * len(head)]
         for r in self.rows:
+            where = f"{r.backend:<17}{r.device:<9}{r.workers or '-':<8}{r.variant:<8}{r.dtype:<9}{r.m:>5}"
             if r.error:
-                lines.append(f"{r.backend:<17}{r.device:<7}{r.variant:<8}{r.dtype:<9}{r.m:>5}  ERROR {r.error}")
+                lines.append(f"{where}  ERROR {r.error}")
                 continue
             lines.append(
-                f"{r.backend:<17}{r.device:<7}{r.variant:<8}{r.dtype:<9}{r.m:>5} {r.max_abs_err:>12.3e} "
+                f"{where} {r.max_abs_err:>12.3e} "
                 f"{r.max_rel_err:>12.3e} {r.bound_share:>9.1%} {r.agreement:>7.1%}  {'yes' if r.ok else 'NO'}"
             )
         lines += [f"skipped: {s}" for s in self.skipped]
@@ -192,12 +197,16 @@ def check(
     variants: Iterable[str] = VARIANTS,
     dtypes: Iterable[str] = DEFAULT_DTYPES,
     devices: Sequence[str] | None = None,
+    on_row: Callable[[ParityRow], None] | None = None,
+    workers: Sequence[int] = (),
 ) -> ParityReport:
     """Run parity over every available (backend, device) among ``backend_names`` (all when None).
 
     ``params`` defaults to ``init_params(seed=0)``; ``X`` to 64 seeded inputs. Backends
     that are unavailable are listed in ``report.skipped`` with their reason; an unknown
-    backend name raises ValueError.
+    backend name raises ValueError. ``on_row`` is called with each row as soon as it is
+    done (a progress bar's hook). ``workers``: a chunked backend's (Dask's) rows run once on a
+    local Dask cluster of each of these sizes (:mod:`xpnet.cluster`); none: on Dask's threads here.
     """
     if isinstance(backend_names, str) or isinstance(devices, str):
         raise TypeError("backend_names and devices must be lists of names, e.g. ['numpy'], not one string")
@@ -222,17 +231,33 @@ def check(
         if not st.available:
             report.skipped.append(str(st.reason))
             continue
-        for dtype in dtypes:
-            reason = backends.get(name, device).dtype_missing(dtype)
-            if reason:
-                report.skipped.append(f"{name} on {device} in {dtype}: {reason}")
-                continue
-            model = Model(params, name, device, dtype)
-            for variant in variants:
-                if variant == "jit" and model.backend.compiler is None:
-                    continue  # no compiler: "jit" would be the matmul row again
-                report.rows.append(_row(model, variant, dtype, X, ref, condition))
+        for cluster_size in _clusters(backends.backend_class(name).chunked, workers):
+            for dtype in dtypes:
+                reason = backends.get(name, device).dtype_missing(dtype)
+                if reason:
+                    report.skipped.append(f"{name} on {device} in {dtype}: {reason}")
+                    continue
+                model = Model(params, name, device, dtype)
+                for variant in variants:
+                    if variant == "jit" and model.backend.compiler is None:
+                        continue  # no compiler: "jit" would be the matmul row again
+                    report.rows.append(replace(_row(model, variant, dtype, X, ref, condition), workers=cluster_size))
+                    if on_row is not None:
+                        on_row(report.rows[-1])
     return report
+
+
+def _clusters(chunked: bool, workers: Sequence[int]) -> Iterator[int | None]:
+    """Where a backend's rows run: None (this process), or for a chunked backend each size of ``workers`` in turn,
+    its LocalCluster Dask's scheduler until the next size is asked for."""
+    if not chunked or not workers:
+        yield None
+        return
+    from xpnet.cluster import ClusterSpec, connect
+
+    for n in workers:
+        with connect(ClusterSpec(workers=n)):
+            yield n
 
 
 def _device_name(device: str, names: Sequence[str]) -> str:
@@ -254,7 +279,7 @@ def _knows(name: str, device: Any) -> bool:
 
 def _row(model: Model, variant: str, dtype: str, X: np.ndarray, ref: np.ndarray, condition: np.ndarray) -> ParityRow:
     be = model.backend
-    m = min(len(X), LOOP_EXAMPLES) if variant == "loop" else len(X)
+    m = min(len(X), LAZY_LOOP_EXAMPLES if be.chunked else LOOP_EXAMPLES) if variant == "loop" else len(X)
     try:
         p = model.predict_proba(X[:m], variant)
     except Exception as err:  # a row that cannot run is a failed row, reported, not a crash

@@ -85,8 +85,8 @@ def misclassified(path: str | Path, X: np.ndarray, y: np.ndarray, proba: np.ndar
     return _save(fig, path)
 
 
-def loss_curves(path: str | Path, losses: Mapping[str, Sequence[float]]) -> Path:
-    """The training loss per epoch of each backend, on one chart."""
+def loss_curves(path: str | Path, losses: Mapping[str, Sequence[float]], title: str = "training loss") -> Path:
+    """The training loss per epoch of each backend, on one chart (curves that agree lie on each other)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     styles = ["-", "--", ":", "-."]
@@ -95,7 +95,7 @@ def loss_curves(path: str | Path, losses: Mapping[str, Sequence[float]]) -> Path
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (cross-entropy)")
     ax.set_yscale("log")
-    ax.set_title("training loss")
+    ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()

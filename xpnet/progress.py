@@ -1,4 +1,4 @@
-"""Progress on stderr: Keras-style training epochs, and rows done in a long predict."""
+"""Progress on stderr: Keras-style training epochs, the steps of a long command, and rows done in a long predict."""
 
 from __future__ import annotations
 
@@ -32,6 +32,46 @@ class FitProgress:
         self.stream.flush()
 
 
+def bar(done: int, total: int, width: int = 30) -> str:
+    """``[#########.....................]``: ``done`` of ``total`` as a bar of ``width`` characters."""
+    filled = width * min(done, total) // max(total, 1)
+    return f"[{'#' * filled}{'.' * (width - filled)}]"
+
+
+class Bar:
+    """The progress of one step of a long command, on one line, ending in a one-line summary.
+
+    On a terminal the line is redrawn in place: ``label [#####.....] done/total unit  note``.
+    Elsewhere (a log file, a pipe) nothing is drawn while the step runs, so that a log holds one
+    line per step, its summary. ``stream=None`` draws and writes nothing.
+    """
+
+    def __init__(self, label: str, total: int, unit: str = "", stream: TextIO | None = None) -> None:
+        self.label, self.total, self.unit, self.stream = label, total, unit, stream
+        self.live = stream is not None and stream.isatty()
+        self._width = 0
+        self.update(0)
+
+    def update(self, done: int, note: str = "") -> None:
+        """Show ``done`` of ``total`` (and a short ``note``: what runs now)."""
+        if not self.live:
+            return
+        line = f"{self.label} {bar(done, self.total)} {done}/{self.total} {self.unit}  {note}".rstrip()
+        self.stream.write("\r" + line.ljust(self._width))
+        self._width = max(self._width, len(line))
+        self.stream.flush()
+
+    def close(self, summary: str | None = None) -> None:
+        """Clear the bar and write ``summary`` as its own line (nothing when None)."""
+        if self.stream is None:
+            return
+        if self.live:
+            self.stream.write("\r" + " " * self._width + "\r")
+        if summary is not None:
+            self.stream.write(summary + "\n")
+        self.stream.flush()
+
+
 class RowProgress:
     """A one-line progress bar on stderr (rows done, percent, rows per second), redrawn at most 10 times a second."""
 
@@ -52,10 +92,8 @@ class RowProgress:
         self.stream.flush()
 
     def _draw(self, done: int) -> None:
-        width = 30
-        filled = width * done // self.total
         elapsed = time.perf_counter() - self.start
         rate = f"{done / elapsed:,.0f} rows/s" if elapsed > 0 and done else ""
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{self.total:,} rows "
+        self.stream.write(f"\r{self.label} {bar(done, self.total)} {done:,}/{self.total:,} rows "
                           f"{100 * done / self.total:5.1f}% {rate}")
         self.stream.flush()

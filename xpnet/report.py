@@ -1,126 +1,174 @@
-"""``xpnet run``: the whole lab on one command, written up as a report folder.
+"""``xpnet run``: the whole lab in one command, on every backend installed here, written up as a report folder.
 
-Load the digits, train the lab's network with the lab's settings, save the weights,
-check parity of the trained network on every backend and device found here, time the
-loop and matmul forwards briefly, draw the lab's pictures, and write ``report.md`` and
-``report.json`` beside them.
+Load the digits; train the lab's network with the lab's settings (Adam 0.001, batch 32, 20 epochs)
+on every backend, each from the same initial weights and through the same batches, so that their
+loss curves must agree epoch by epoch; save the first backend's weights; check parity of the trained
+network on every (backend, device, variant, dtype); time the matmul and jit forwards beside ONNX
+Runtime; draw the pictures; and write ``index.html``, ``report.md`` and ``report.json``, three
+renderings of one document (``xpnet.report_document``). Each long step shows a progress bar on a
+terminal and leaves one summary line.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
-import platform
-import statistics
+import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
-from xpnet import backends, data, model, parity, train, workflow
+from xpnet import backends, data, machine, model, parity, train, workflow
 from xpnet.api import Model
 from xpnet.evaluate import Evaluation, evaluate
 from xpnet.model.files import atomic_write
-from xpnet.progress import FitProgress
-from xpnet.validation import InputError
-
-
-@dataclass(frozen=True)
-class Timing:
-    backend: str
-    device: str
-    variant: str
-    m: int
-    median_s: float
-
-    @property
-    def examples_per_s(self) -> float:
-        return self.m / self.median_s
-
-
-def median_seconds(fn: Callable[[], Any], sync: Callable[[Any], Any], budget_s: float = 0.3,
-                   max_repeats: int = 50) -> float:
-    """Median wall time of ``fn()`` with the device synchronised, after one warm-up (compilation) call."""
-    sync(fn())
-    times: list[float] = []
-    deadline = time.perf_counter() + budget_s
-    while len(times) < max_repeats and (len(times) < 5 or time.perf_counter() < deadline):
-        t0 = time.perf_counter()
-        sync(fn())
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def quick_timings(params: model.Params, X: np.ndarray, pairs: list[tuple[str, str]]) -> list[Timing]:
-    """Median forward times of loop (one example) and matmul / jit (one example and the whole of X)."""
-    rows = []
-    for name, device in pairs:
-        m = Model(params, name, device)
-        be = m.backend
-        X1, Xm = m.asarray(X[:1]), m.asarray(X)
-        plan = [("loop", X1), ("matmul", X1), ("matmul", Xm)]
-        if be.compiler:
-            plan += [("jit", X1), ("jit", Xm)]
-        for variant, Xd in plan:
-            fn = m.forward_fn(variant)
-            seconds = median_seconds(lambda fn=fn, Xd=Xd, layers=m.layers: fn(layers, Xd), be.sync)
-            rows.append(Timing(name, device, variant, int(Xd.shape[0]), seconds))
-    return rows
+from xpnet.progress import Bar
+from xpnet.report_document import document
+from xpnet.timing import Timing, forward_timings, onnxruntime_timings
+from xpnet.validation import InputError, split_names
 
 
 def run_lab(
     out_dir: str | Path,
     data_spec: str | None = "builtin",
-    backend: str = "numpy",
+    backend_names: Sequence[str] | str | None = None,
     device: str | None = None,
     epochs: int = 20,
     seed: int = 0,
     test_fraction: float = 0.2,
-    log: Callable[[str], None] = print,
-    progress: FitProgress | None = None,
+    progress: TextIO | None = None,
 ) -> dict[str, Any]:
-    """Run the lab end to end and write the report folder; return the report as a dict."""
+    """Run the lab end to end and write the report folder; return ``report.json``'s content.
+
+    ``backend_names``: the backends to train on, a list or comma-separated text (default: every
+    one that runs here, each on its first available device, or on ``device``). ``progress``: where the progress bars and
+    the one-line summaries of the steps go (None: nowhere).
+    """
     out = _report_folder(out_dir)
     t_start = time.perf_counter()
+    say: Callable[[str], None] = (lambda text: None) if progress is None else (
+        lambda text: print(text, file=progress, flush=True))
     split = workflow.load_split(data_spec, (0, 1), seed, test_fraction)
-    digits, train_set, test_set = split.digits, split.train, split.test
-    log(f"data: {digits.format} from {digits.source}: {len(digits)} digits, "
-        f"{len(train_set)} to train, {len(test_set)} held out")
+    digits, test_set = split.digits, split.test
+    say(f"data: {digits.format} from {digits.source}: {len(digits)} digits, {len(split.train)} to train, "
+        f"{len(test_set)} held out")
 
-    params, history = train.fit(model.init_params(seed).with_record(data=split.record), train_set.X, train_set.y,
-                                backend=backend,
-                                device=device, epochs=epochs, seed=seed,
-                                on_batch=progress.on_batch if progress else None,
-                                on_epoch=progress.on_epoch if progress else None)
+    trained = [_train(name, dev, split, epochs, seed, progress) for name, dev in training_pairs(backend_names, device)]
+    params, first = trained[0]
     weights = model.save(params, out / "weights.npz")
-    log(f"trained on {backend}: loss {history.losses[0]:.4f} -> {history.losses[-1]:.4f} "
-        f"in {sum(history.epoch_seconds):.2f}s; weights: {weights}")
+    differences = {h.backend: train.max_rel_difference(first.losses, h.losses) for _, h in trained}
+    say(f"loss curves: the largest relative difference of any epoch's loss from {first.backend}'s is "
+        f"{max(differences.values()):.1e}; weights (trained on {first.backend}): {weights}")
 
     pairs = backends.available()
     evaluations = [evaluate(Model(params, name, dev), test_set.X, test_set.y) for name, dev in pairs]
-    report = parity.check(params=params, X=test_set.X)
-    log(f"parity on {len(pairs)} (backend, device) pairs: {'ok' if report.ok else 'FAILED'}")
-    timings = quick_timings(params, test_set.X, pairs)
-
-    pictures = _pictures(out, test_set, evaluations, history, log)
-    result = {
+    report = _parity(params, test_set.X, pairs, progress)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None  # how busy the CPUs were, for the timings
+    timings = _timings(params, test_set.X, pairs, progress)
+    histories = [h for _, h in trained]
+    result: dict[str, Any] = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "data": split.record,
-        "training": history.to_dict(),
+        "training": [_training_summary(h, differences[h.backend], params_h, test_set)
+                     for (params_h, h) in trained],
+        "loss_curves": {h.backend: h.losses for h in histories},
+        "max_rel_loss_difference": max(differences.values()),
         "weights": str(weights),
         "evaluation": [e.to_dict() for e in evaluations],
         "parity": report.to_dict(),
-        "timings": [vars(t) | {"examples_per_s": t.examples_per_s} for t in timings],
-        "pictures": pictures,
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "processor": platform.processor() or platform.machine(),
-                    "versions": {n: backends.backend_class(n).installed_version() for n in backends.names()}},
-        "seconds": time.perf_counter() - t_start,
+        "timings": [t.to_dict() for t in timings],
+        "pictures": _pictures(out, test_set, evaluations, histories, say),
+        "machine": machine.facts() | {"load_average": load, "versions": _versions()},
     }
+    result["seconds"] = time.perf_counter() - t_start
+    doc = document(result, out)
+    result["tables"] = [t.to_dict() for t in doc.tables]
     atomic_write(out / "report.json", lambda f: f.write(json.dumps(result, indent=2).encode()))
-    atomic_write(out / "report.md", lambda f: f.write(_markdown(result, report).encode()))
+    atomic_write(out / "report.md", lambda f: f.write(doc.markdown().encode()))
+    atomic_write(out / "index.html", lambda f: f.write(doc.html().encode()))
     return result
+
+
+def training_pairs(names: Sequence[str] | str | None, device: str | None = None) -> list[tuple[str, str]]:
+    """(backend, device) to train on: each of ``names`` on ``device`` (its default when None), or, when
+    ``names`` is None, every backend that runs here on ``device`` or on its first available device.
+
+    A named backend that cannot run raises :class:`~xpnet.backends.BackendUnavailable` with the reason.
+    """
+    if isinstance(names, str):
+        names = split_names(names)
+    if names is not None:
+        return [(name, backends.get(name, device).device) for name in names]
+    chosen: dict[str, str] = {}
+    for name, dev in backends.available():
+        if device is None or dev == backends.canonical_device(device):
+            chosen.setdefault(name, dev)
+    if not chosen:
+        raise InputError(f"no backend runs on device {device!r} here (xpnet backends lists what does)")
+    return list(chosen.items())
+
+
+def _train(name: str, device: str, split: workflow.Split, epochs: int, seed: int,
+           progress: TextIO | None) -> tuple[model.Params, train.History]:
+    bar = Bar(f"training on {name}", epochs, "epochs", progress)
+    params, history = train.fit(
+        model.init_params(seed).with_record(data=split.record), split.train.X, split.train.y, backend=name,
+        device=device, epochs=epochs, seed=seed,
+        on_batch=lambda epoch, b, n, loss: bar.update(epoch, f"batch {b + 1}/{n}, loss {loss:.4f}"),
+        on_epoch=lambda epoch, total, loss, seconds: bar.update(epoch + 1, f"loss {loss:.4f}"))
+    bar.close(f"trained on {name} ({history.device}): loss {history.losses[0]:.4f} -> {history.losses[-1]:.4f} "
+              f"in {sum(history.epoch_seconds):.1f} s")
+    return params, history
+
+
+def _training_summary(history: train.History, difference: float, params: model.Params,
+                      test_set: data.Digits) -> dict[str, Any]:
+    summary = {k: v for k, v in history.to_dict().items() if k not in ("losses", "epoch_seconds")}
+    return summary | {"first_loss": history.losses[0], "final_loss": history.losses[-1],
+                      "max_rel_loss_difference": difference,
+                      "test_accuracy": train.accuracy(params, test_set.X, test_set.y)}
+
+
+def _parity(params: model.Params, X: np.ndarray, pairs: list[tuple[str, str]],
+            progress: TextIO | None) -> parity.ParityReport:
+    """Parity of the trained network on the held-out digits, every (backend, device), a bar over the pairs."""
+    bar = Bar("parity", len(pairs), "backends", progress)
+    seen: set[tuple[str, str]] = set()
+
+    def on_row(row: parity.ParityRow) -> None:
+        seen.add((row.backend, row.device))
+        bar.update(len(seen), f"{row.backend} on {row.device}: {row.variant} {row.dtype}")
+
+    report = parity.check(params=params, X=X, on_row=on_row)
+    worst = max((r.bound_share or 0.0 for r in report.rows), default=0.0)
+    bar.close(f"parity: {'ok' if report.ok else 'FAILED'}, {sum(r.ok for r in report.rows)}/{len(report.rows)} rows "
+              f"on {len(seen)} (backend, device) pairs; the largest error is {worst:.0%} of its bound")
+    return report
+
+
+def _timings(params: model.Params, X: np.ndarray, pairs: list[tuple[str, str]],
+             progress: TextIO | None) -> list[Timing]:
+    bar = Bar("timing", len(pairs) + 1, "backends", progress)
+    rows: list[Timing] = []
+    for i, (name, dev) in enumerate(pairs):
+        bar.update(i, f"{name} on {dev}")
+        rows += forward_timings(params, X, name, dev)
+    bar.update(len(pairs), "ONNX Runtime")
+    rows += onnxruntime_timings(params, X)
+    fastest = min((t for t in rows if t.m == 1), key=lambda t: t.median_s, default=None)
+    bar.close(f"timings: {len(rows)} rows" + (f"; fastest on one example: {fastest.backend} {fastest.variant}, "
+                                               f"{fastest.median_s * 1e6:,.1f} us" if fastest else ""))
+    return rows
+
+
+def _versions() -> dict[str, str | None]:
+    from xpnet.onnx_export import onnxruntime_version
+
+    found = {n: backends.backend_class(n).installed_version() for n in backends.names()}
+    return found | {"onnxruntime": onnxruntime_version()}
 
 
 def _report_folder(out_dir: str | Path) -> Path:
@@ -135,59 +183,22 @@ def _report_folder(out_dir: str | Path) -> Path:
     return out
 
 
-def _pictures(out: Path, test_set: data.Digits, evaluations: list[Evaluation], history: train.History,
-              log: Callable[[str], None]) -> dict[str, str]:
+def _pictures(out: Path, test_set: data.Digits, evaluations: list[Evaluation], histories: list[train.History],
+              say: Callable[[str], None]) -> dict[str, str]:
+    """The loss curves of every backend in one chart, the digit grid and the misclassified digits: file names."""
     from xpnet import plots
 
     try:
         first = evaluations[0]
-        return {
-            "loss": str(plots.loss_curves(out / "loss.png", {f"{history.backend} ({history.device})":
-                                                               history.losses})),
-            "digits": str(plots.digits_grid(out / "digits.png", test_set.X, test_set.y,
-                                            {f"{e.backend}/{e.device}": e.yhat for e in evaluations})),
-            "misclassified": str(plots.misclassified(out / "misclassified.png", test_set.X, test_set.y,
-                                                     first.proba, first.misclassified)),
+        paths = {
+            "loss": plots.loss_curves(out / "loss.png", {f"{h.backend} ({h.device})": h.losses for h in histories},
+                                      title=f"training loss on {len(histories)} backends, same seed and batches"),
+            "digits": plots.digits_grid(out / "digits.png", test_set.X, test_set.y,
+                                        {f"{e.backend}/{e.device}": e.yhat for e in evaluations}),
+            "misclassified": plots.misclassified(out / "misclassified.png", test_set.X, test_set.y, first.proba,
+                                                 first.misclassified),
         }
     except plots.PlotUnavailable as err:
-        log(f"no pictures: {err}")
+        say(f"no pictures: {err}")
         return {}
-
-
-def _markdown(r: dict[str, Any], report: parity.ParityReport) -> str:
-    d, t = r["data"], r["training"]
-    lines = [
-        "# xpnet run", "",
-        f"Data: {d['format']} from `{d['source']}`: {d['digits']} digits, {d['train']} trained on, "
-        f"{d['test']} held out (seed {d['split']['seed']}).", "",
-        f"Training on {t['backend']} ({t['device']}, {t['dtype']}): {t['epochs']} epochs, Adam(0.001), "
-        f"batch 32, {t['seconds']:.2f} s; loss {t['losses'][0]:.4f} -> {t['losses'][-1]:.4f}.", "",
-        "## Held-out predictions", "",
-        "| backend | device | accuracy | tn | fp | fn | tp | misclassified |", "|---|---|---|---|---|---|---|---|",
-    ]
-    for e in r["evaluation"]:
-        c = e["confusion"]
-        lines.append(f"| {e['backend']} | {e['device']} | {e['accuracy']:.2%} | {c['tn']} | {c['fp']} | {c['fn']} "
-                     f"| {c['tp']} | {e['misclassified'][:10]}{' ...' if len(e['misclassified']) > 10 else ''} |")
-    lines += ["", f"## Parity of the trained network: {'ok' if report.ok else 'FAILED'}", "",
-              "| backend | device | variant | dtype | m | max abs err | max rel err | of bound | agreement | ok |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
-    for row in report.rows:
-        if row.error:
-            lines.append(f"| {row.backend} | {row.device} | {row.variant} | {row.dtype} | {row.m} | error: "
-                         f"{row.error} | | | | no |")
-            continue
-        lines.append(f"| {row.backend} | {row.device} | {row.variant} | {row.dtype} | {row.m} | "
-                     f"{row.max_abs_err:.2e} | {row.max_rel_err:.2e} | {row.bound_share:.1%} | {row.agreement:.1%} | "
-                     f"{'yes' if row.ok else 'NO'} |")
-    lines += [f"- skipped: {s}" for s in report.skipped]
-    lines += ["", "## Forward timings (median, float32; a short run: see `xpnet bench` for the real benchmark)",
-              "", "| backend | device | variant | m | median | examples/s |", "|---|---|---|---|---|---|"]
-    for tm in r["timings"]:
-        lines.append(f"| {tm['backend']} | {tm['device']} | {tm['variant']} | {tm['m']} | "
-                     f"{tm['median_s'] * 1e6:,.1f} us | {tm['examples_per_s']:,.0f} |")
-    if r["pictures"]:
-        lines += ["", "## Pictures", ""] + [f"![{k}]({Path(v).name})" for k, v in r["pictures"].items()]
-    lines += ["", f"Machine: {r['machine']['platform']}, Python {r['machine']['python']}; "
-              f"versions: {r['machine']['versions']}. Total {r['seconds']:.1f} s.", ""]
-    return "\n".join(lines)
+    return {name: path.name for name, path in paths.items()}

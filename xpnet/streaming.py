@@ -42,10 +42,11 @@ class DeviceMemoryError(RuntimeError):
 
 @dataclass
 class Rows:
-    """The rows of X: ``read(lo, hi)`` gives rows lo:hi on the device, checked; ``m`` is None for one example."""
+    """The rows of X: ``read(lo, hi, size)`` gives rows lo:hi on the device, checked, followed by zero rows up to
+    ``size`` rows when that is more; ``m`` is None for one example."""
 
     m: int | None
-    read: Callable[[int, int], Any]
+    read: Callable[[int, int, int], Any]
     row: Callable[[int], np.ndarray]  # one row on the host, for error messages
     release: Callable[[int, int], None] = lambda lo, hi: None
     mapped: bool = False
@@ -72,31 +73,41 @@ def rows_of(X: Any, place: Placement, check_finite: bool) -> Rows:
     if not isinstance(X, np.ndarray) and be.owns(X):
         where = be.device_of(X)
         if where != be.device:
-            raise InputError(f"X is a {be.name} array on {where}, but the model runs on {be.device}; move it there "
+            raise InputError(f"X is {be.name} data on {where}, but the model runs on {be.device}; move it there "
                              f"first, or pass host (NumPy) data, which the model moves itself")
         return _device_rows(X, place, check_finite)
     return _host_rows(X, place, check_finite)
 
 
+#: Top-level modules of arrays kept in storage and read by slicing: read a chunk at a time, like a memmap.
+STORED_ARRAY_MODULES = ("zarr", "h5py")
+
+
 def _host_rows(X: Any, place: Placement, check_finite: bool) -> Rows:
-    """Host data, read (and converted, and scanned) one chunk at a time; never all at once."""
-    a = host_array(X)
+    """Host data, read (and converted, and scanned) one chunk at a time; never all at once.
+
+    A stored array (a Zarr array, an HDF5 dataset) is sliced a chunk at a time, as a memmap is.
+    """
+    stored = type(X).__module__.split(".")[0] in STORED_ARRAY_MODULES
+    a = X if stored else host_array(X)
     check_real_dtype(a.dtype)
     check_feature_shape(a.shape, place.n_features)
-    pages = MappedPages.of(a)
+    pages = None if stored else MappedPages.of(a)
 
-    def read(lo: int, hi: int) -> Any:
-        part = a if a.ndim == 1 else a[lo:hi]
+    def read(lo: int, hi: int, size: int) -> Any:
+        part = np.asarray(a[...] if a.ndim == 1 else a[lo:hi])
         host = host_values(part, check_finite=check_finite, dtype=place.host_dtype, row_offset=lo,
                            max_abs=place.max_abs)
-        return place.backend.asarray(host, place.dtype)
+        if size > hi - lo:
+            host = np.concatenate([host, np.zeros((size - (hi - lo), place.n_features), host.dtype)])
+        return place.backend.asrows(host, place.dtype)
 
     def row(i: int) -> np.ndarray:
-        return np.asarray(a if a.ndim == 1 else a[i])
+        return np.asarray(a[...] if a.ndim == 1 else a[i])
 
-    m = None if a.ndim == 1 else len(a)
+    m = None if a.ndim == 1 else a.shape[0]
     if pages is None:
-        return Rows(m, read, row)
+        return Rows(m, read, row, mapped=stored)
     return Rows(m, read, row, pages.release, mapped=True)
 
 
@@ -111,12 +122,16 @@ def _device_rows(X: Any, place: Placement, check_finite: bool) -> Rows:
     shape = tuple(X.shape)
     check_feature_shape(shape, place.n_features)
 
-    def read(lo: int, hi: int) -> Any:
+    def read(lo: int, hi: int, size: int) -> Any:
         part = X if len(shape) == 1 else X[lo:hi, ...]
         if check_finite and kind == "f" and not _fine_on_device(xp, part, place.max_abs):
             # raises, naming the first bad index
             host_values(be.to_numpy(part), row_offset=lo, dtype=place.host_dtype, max_abs=place.max_abs)
-        return part if part.dtype == target else xp.astype(part, target)
+        part = part if part.dtype == target else xp.astype(part, target)
+        if size > hi - lo:
+            filler = be.asarray(np.zeros((size - (hi - lo), place.n_features), place.host_dtype), place.dtype)
+            part = xp.concat([part, filler], axis=0)
+        return part
 
     def row(i: int) -> np.ndarray:
         return be.to_numpy(X if len(shape) == 1 else X[i, ...])
@@ -185,13 +200,15 @@ def chunks(
     """(lo, hi, result) for consecutive chunks of rows; halves a chunk the device cannot hold.
 
     ``pad``: every chunk is run at the full chunk size (the last one padded with zero rows and
-    the padding cut off), so that a compiled forward keeps one shape. ``finish`` (e.g.
+    the padding cut off), so that a compiled forward keeps one shape. On a backend that splits rows
+    across several devices, a chunk is padded to a multiple of their count, so that it splits evenly
+    (XLA shards only evenly) instead of being copied whole to each. ``finish`` (e.g.
     ``to_numpy``) runs inside the out-of-memory handling, because frameworks that queue
     work report a lack of memory when the result is fetched.
     """
     asked = check_batch_size(batch_size)
     if rows.m is None or rows.m == 0:  # one example, or none: one call
-        yield 0, 1 if rows.m is None else 0, finish(forward(rows.read(0, 0)))
+        yield 0, 1 if rows.m is None else 0, finish(forward(rows.read(0, 0, 0)))
         return
     size = _ChunkSize(min(asked or (MAPPED_BATCH_SIZE if rows.mapped else rows.m), rows.m), place.backend,
                       place.n_features, place.dtype)
@@ -200,13 +217,14 @@ def chunks(
     try:
         while lo < rows.m:
             hi = min(lo + size.now, rows.m)
-            run_rows = size.now if pad and size.now < rows.m else hi - lo
+            chunk_rows = size.now if pad and size.now < rows.m else hi - lo
+            run_rows = -(-chunk_rows // place.backend.device_count) * place.backend.device_count
             try:
-                result = finish(_forward_padded(forward, rows.read(lo, hi), hi - lo, run_rows, place))
+                result = finish(_cut(forward(rows.read(lo, hi, run_rows)), hi - lo, run_rows))
             except Exception as err:
                 if not place.backend.is_out_of_memory(err):
                     raise
-                size.halve(err, run_rows)
+                size.halve(err, chunk_rows)
                 continue
             size.fitted = max(size.fitted, hi - lo)
             rows.release(lo, hi)
@@ -220,9 +238,21 @@ def chunks(
     size.warn_if_shrunk()
 
 
-def _forward_padded(forward: Forward, X: Any, have: int, run_rows: int, place: Placement) -> Any:
-    """``forward(X)``, with X padded by zero rows to ``run_rows`` rows when that is more (and the padding cut)."""
-    if run_rows <= have:
-        return forward(X)
-    filler = place.backend.asarray(np.zeros((run_rows - have, place.n_features), place.host_dtype), place.dtype)
-    return forward(place.backend.xp.concat([X, filler], axis=0))[:have, ...]
+def _cut(result: Any, have: int, run_rows: int) -> Any:
+    """The first ``have`` rows of a result computed on ``run_rows`` rows (the rest were zero padding)."""
+    return result if run_rows <= have else result[:have, ...]
+
+
+def check_outputs(p: np.ndarray, lo: int, dtype: str, row: Callable[[int], np.ndarray], one: bool = False) -> None:
+    """Outputs ``p`` of rows ``lo``.. must be finite: a finite row can still overflow inside the network (3e38 in
+    float32) and give NaN. The InputError names the row (its values read back with ``row(i)``); ``one``: X was
+    a single example."""
+    if p.size == 0 or (np.isfinite(p.min()) and np.isfinite(p.max())):
+        return
+    i = int(np.flatnonzero(~np.isfinite(p.reshape(len(p), -1)).any(axis=1))[0]) if p.ndim > 1 else 0
+    values = row(lo + i)
+    where = "X" if one else f"X row {lo + i}"
+    raise InputError(
+        f"{where} is finite but overflows {dtype} inside the network (largest magnitude "
+        f"{np.abs(values).max():.3g}), which gives a probability of {p[i].reshape(-1)[0]}; scale the input down"
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,13 +121,15 @@ def fit(
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
         order = be.asarray(epoch_order(n, seed, epoch), "int32")
-        Xe, ye = xp.take(Xd, order, axis=0), xp.take(yd, order, axis=0)
+        # sync: a lazy backend (Dask) computes the epoch's order once, and each step's state before the next step,
+        # instead of growing one graph over the whole training
+        Xe, ye = be.sync((xp.take(Xd, order, axis=0), xp.take(yd, order, axis=0)))
         total = 0.0
         for b in range(n_batches):
             step_count += 1
             alpha = be.asarray(np.asarray(opt.alpha(step_count)), dtype)
             lo, hi = b * batch_size, min(n, (b + 1) * batch_size)
-            flat, m, v, loss = step(flat, m, v, alpha, Xe[lo:hi, ...], ye[lo:hi, ...])
+            flat, m, v, loss = be.sync(step(flat, m, v, alpha, Xe[lo:hi, ...], ye[lo:hi, ...]))
             batch_loss = float(be.to_numpy(loss))
             total += batch_loss * (hi - lo)
             if on_batch:
@@ -177,6 +179,17 @@ def _load_checkpoint(path: str | Path, be: backends.Backend, dtype: str, digest:
         raise FileFormatError(f"{path}: not an xpnet checkpoint (missing {err})") from err
 
 
+def max_rel_difference(reference: Sequence[float], curve: Sequence[float]) -> float:
+    """The largest relative difference of any epoch's loss in ``curve`` from the same epoch's in ``reference``.
+
+    How far two backends' training drifted apart with the same seed and batches (float32: about 1e-7).
+    """
+    ref, other = np.asarray(reference, dtype=np.float64), np.asarray(curve, dtype=np.float64)
+    if ref.shape != other.shape:
+        raise ValueError(f"loss curves of {len(ref)} and {len(other)} epochs cannot be compared epoch by epoch")
+    return float(np.max(np.abs(other - ref) / np.abs(ref), initial=0.0))
+
+
 def accuracy(params: Params, X: Any, y: Any, backend: str = "numpy") -> float:
     """Fraction of examples whose predicted class equals the label (``xpnet.evaluate`` has the rest)."""
     from xpnet.api import Model
@@ -185,4 +198,4 @@ def accuracy(params: Params, X: Any, y: Any, backend: str = "numpy") -> float:
     return evaluate(Model(params, backend), X, y).accuracy
 
 
-__all__ = ["Adam", "History", "accuracy", "epoch_order", "fit", "targets"]
+__all__ = ["Adam", "History", "accuracy", "epoch_order", "fit", "max_rel_difference", "targets"]
