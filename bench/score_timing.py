@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from xpnet import backends
+from xpnet.bench.harness import CpuMeter
 from xpnet.bench.limits import copy_bandwidth
 from xpnet.bench.machine import info
 from xpnet.model import init_params, save
@@ -97,11 +98,14 @@ def run_score(weights: Path, source: Path, out: Path, backend: str, device: str,
             "    print(json.dumps(r.to_dict()))")
     args = {"weights": str(weights), "input": str(source), "output": str(out), "backend": backend, "device": device,
             "variant": variant, "workers": workers, "memory": worker_memory}
+    meter = CpuMeter()
+    meter.start()
     done = subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True, text=True,
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    load = meter.stop()
     if done.returncode != 0:
         raise RuntimeError(f"score failed: {done.stderr[-2000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1]) | {"foreign_load": load}
     result["max_rel_err"] = sampled_error(weights, source, out)
     out.unlink(missing_ok=True)
     return result
@@ -161,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             size["runs"].append(r)
             print(f"m={rows:>9,} {backend}:{device}:{r['variant']} workers={workers}: {r['seconds']:8.2f} s "
                   f"{r['rows_per_s']:>12,.0f} rows/s  disk {r['disk_share']:6.1%}  memory {r['memory_share']:6.1%}"
-                  f"  client peak {r['peak_rss_mib']:7.0f} MiB  err {r['max_rel_err']:.1e}", file=sys.stderr)
+                  f"  client peak {r['peak_rss_mib']:7.0f} MiB  err {r['max_rel_err']:.1e}  others used "
+                  f"{r['foreign_load'] or 0:.0%} of the CPUs", file=sys.stderr)
         found["sizes"].append(size)
         if not args.keep:
             source.unlink()

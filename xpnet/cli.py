@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="the whole lab on every backend: train, parity, timings, pictures, "
                        "xpnet-report/index.html", **examples("xpnet run", "xpnet run --backends numpy,jax --out lab"))
-    _data_arguments(p)
+    _data_arguments(p, choose_digits=False)  # the lab's network: its zeros and ones
     p.add_argument("--backends", "--backend", type=split_names, default=None,
                    help="backends to train on, comma-separated (default: every one that runs here)")
     p.add_argument("--device", default=None, help="device to train on (default: each backend's first available)")
@@ -137,8 +137,9 @@ def _digits(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def _data_arguments(p: argparse.ArgumentParser, recorded: bool = False) -> None:
-    """--data, --digits, --seed, --test-fraction; ``recorded``: their defaults come from the weights file."""
+def _data_arguments(p: argparse.ArgumentParser, recorded: bool = False, choose_digits: bool = True) -> None:
+    """--data, --digits, --seed, --test-fraction; ``recorded``: their defaults come from the weights file;
+    ``choose_digits``: False for a command that runs the lab's own 0-vs-1 network (no --digits)."""
     p.add_argument("--data", default="builtin",
                    help="builtin (default), a lab folder (X.npy, y.npy), an MNIST folder/IDX file or mnist.npz")
     if recorded:
@@ -148,8 +149,9 @@ def _data_arguments(p: argparse.ArgumentParser, recorded: bool = False) -> None:
         p.add_argument("--test-fraction", type=float, default=None,
                        help="share of digits held out (default: the training's)")
         return
-    p.add_argument("--digits", type=_digits, default=(0, 1),
-                   help="digits to classify, e.g. 0,1 (default, the lab) or 0-9 (the sequel)")
+    if choose_digits:
+        p.add_argument("--digits", type=_digits, default=(0, 1),
+                       help="digits to classify, e.g. 0,1 (default, the lab) or 0-9 (the sequel)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights, the split and the batch order")
     p.add_argument("--test-fraction", type=float, default=0.2, help="share of digits held out (default 0.2)")
 

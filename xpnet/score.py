@@ -112,10 +112,19 @@ def score(
 
 
 def _peak_rss_mib() -> float | None:
-    """This process's peak resident memory (Linux and macOS report it, in KiB and bytes)."""
+    """This process's peak resident memory in MiB: Linux's VmHWM, else getrusage (None on Windows).
+
+    VmHWM first: ``ru_maxrss`` survives ``exec`` on Linux, so a process started from a big one
+    would report its parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 2**10
+    except (OSError, StopIteration, ValueError):
+        pass
     try:
         import resource
-    except ImportError:  # Windows
+    except ImportError:
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (2**20 if sys.platform == "darwin" else 2**10)
