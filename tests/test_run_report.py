@@ -10,7 +10,9 @@ and picture of ``report.json``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -32,12 +34,41 @@ CHATTER = re.compile(r"onednn|absl|cuda_|computation placer", re.IGNORECASE)
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One ``xpnet run`` in a subprocess: its folder, report.json, and its stdout and stderr as a user sees them."""
-    out = tmp_path_factory.mktemp("run") / "xpnet-report"
-    done = subprocess.run([sys.executable, "-m", "xpnet", "run", "--epochs", str(EPOCHS), "--out", str(out)],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout
-    return {"out": out, "report": json.loads((out / "report.json").read_text()), "output": done.stdout}
+    """One ``xpnet run`` in a subprocess: its folder, report.json, and its stdout and stderr as a user sees them.
+
+    Under pytest-xdist the workers share it (the first to come runs it, under a file lock), so that
+    ``pytest -n 2`` does not run it once per worker.
+    """
+    folder, lock = _shared_folder(tmp_path_factory)
+    with lock:
+        out, output = folder / "xpnet-report", folder / "output.txt"
+        if not output.exists():
+            done = subprocess.run([sys.executable, "-m", "xpnet", "run", "--epochs", str(EPOCHS), "--out", str(out)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+            assert done.returncode == 0, done.stdout
+            output.write_text(done.stdout)
+    return {"out": out, "report": json.loads((out / "report.json").read_text()), "output": output.read_text()}
+
+
+def _shared_folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """A folder for the run, shared by this session's xdist workers, and a lock that makes one of them run it."""
+    session = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): each worker runs its own
+        session = None
+    if session is None:
+        return tmp_path_factory.mktemp("run"), contextlib.nullcontext()
+    folder = tmp_path_factory.getbasetemp().parent / f"xpnet-run-{session}"
+    folder.mkdir(exist_ok=True)
+
+    @contextlib.contextmanager
+    def lock() -> Any:
+        with open(folder / ".lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            yield
+
+    return folder, lock()
 
 
 def test_run_trains_every_available_backend_and_their_loss_curves_agree_in_float32(run):

@@ -22,10 +22,10 @@ pytest.importorskip("jax", reason='jax is not installed (pip install "xpnet[jax]
 FORCED = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", TF_CPP_MIN_LOG_LEVEL="3")
 
 _CHECKS = r"""
-import io, json, sys, contextlib
+import dataclasses, json, sys
 import numpy as np
 import xpnet
-from xpnet import backends, cli, parity
+from xpnet import backends, parity
 from xpnet.model import init_params, save
 from xpnet.score import score
 
@@ -46,12 +46,12 @@ forward(model.layers, model.asarray(X[::-1].copy()))
 found["out_rows_per_device"] = sorted(s.data.shape[0] for s in out.addressable_shards)
 found["compiled_forwards"] = forward._cache_size()
 found["device_of"] = be.device_of(out)
-found["max_rel_err"] = {
-    v: float(np.max(np.abs(model.predict_proba(X, v, batch_size=333) - expected) / expected))
-    for v in ("matmul", "jit")
-}
+# chunks of 333 rows, each padded to 334 to split evenly
+found["max_rel_err"] = float(np.max(np.abs(model.predict_proba(X, "jit", batch_size=333) - expected) / expected))
 
-report = parity.check(["jax"], devices=["cpu:all"])
+# (each eager operation on sharded arrays compiles a program: the loop variant's parity, hundreds of them, is
+# left to `xpnet parity` and the slow test below)
+report = parity.check(["jax"], devices=["cpu:all"], variants=["matmul", "jit"])
 found["parity_ok"], found["parity_rows"] = report.ok, len(report.rows)
 found["parity_variants"] = sorted({(r.variant, r.dtype) for r in report.rows})
 
@@ -62,9 +62,7 @@ result = score(init_params(seed=0), f"{folder}/X.npy", f"{folder}/P.npy", backen
 found["score_device"] = result.device
 found["score_max_rel_err"] = float(np.max(np.abs(np.load(f"{folder}/P.npy") - expected) / expected))
 
-with contextlib.redirect_stdout(io.StringIO()) as listed:
-    cli.main(["backends", "--json"])
-found["listed"] = [r for r in json.loads(listed.getvalue()) if r["device"] == "cpu:all"]
+found["listed"] = dataclasses.asdict(backends.status("jax", "cpu:all"))  # a row of `xpnet backends --json`
 print(json.dumps(found))
 """
 
@@ -78,10 +76,10 @@ def test_cpu_all_splits_rows_across_two_forced_devices_with_one_compiled_forward
     assert found["params_replicated"]
     assert found["compiled_forwards"] == 1  # one forward for both batches, compiled once, run on both devices
     assert found["device_of"] == "cpu:all"
-    assert max(found["max_rel_err"].values()) <= 1e-5  # 1000 rows in chunks of 333, each padded to 334
-    assert found["parity_ok"] and found["parity_rows"] == 6, found
+    assert found["max_rel_err"] <= 1e-5
+    assert found["parity_ok"] and found["parity_rows"] == 4, found
     assert found["score_device"] == "cpu:all" and found["score_max_rel_err"] <= 1e-5
-    (listed,) = found["listed"]
+    listed = found["listed"]
     assert (listed["backend"], listed["available"], listed["device_count"]) == ("jax", True, 2)
 
 
