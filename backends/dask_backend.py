@@ -135,14 +135,16 @@ class DaskBackend(Backend):
     def jit_rows(self, build: Callable[[Any], Callable[[Any, Any], Any]]) -> Callable[[Any, Any], Any]:
         """``build(block namespace)`` run once per block of rows (``blockwise``), the layers passed whole to each."""
         per_block = build(self.block_xp)
-        da, blocks = self._da, self.blocks
+        da, blocks, delayed = self._da, self.blocks, self.module.delayed
 
         def forward(layers: Any, X: Any) -> Any:
-            flat = [a for pair in layers for a in pair]
-            whole = [arg for i, a in enumerate(flat) for arg in (a, tuple(f"p{i}_{d}" for d in range(a.ndim)))]
+            if X.ndim == 2 and X.numblocks[1] > 1:
+                X = X.rechunk({1: -1})  # a block of rows holds whole rows
+            whole = delayed(_pairs, pure=True)(*(a for pair in layers for a in pair))  # the layers, once per worker
             rows_in, rows_out = ("ij", "ik") if X.ndim == 2 else ("j", "k")
-            return da.blockwise(_block_forward, rows_out, per_block, None, X, rows_in, *whole,
-                                new_axes={"k": layers[-1][0].shape[1]}, concatenate=True, dtype=X.dtype,
+            # concatenate=False: the one block along the features comes as a list of one (concatenating would copy it)
+            return da.blockwise(_block_forward, rows_out, per_block, None, whole, None, X, rows_in,
+                                new_axes={"k": layers[-1][0].shape[1]}, concatenate=False, dtype=X.dtype,
                                 meta=blocks.empty((0,) * X.ndim, dtype=X.dtype))
 
         return self.jit(forward)
@@ -154,6 +156,13 @@ class DaskBackend(Backend):
         return super().is_out_of_memory(err) or gpu_oom
 
 
-def _block_forward(per_block: Callable[[Any, Any], Any], X: Any, *flat: Any) -> Any:
-    """One block of rows through ``per_block``, the layers' ``(W, b)`` pairs rebuilt from their flat list."""
-    return per_block(tuple(zip(flat[0::2], flat[1::2], strict=True)), X)
+def _pairs(*flat: Any) -> tuple[tuple[Any, Any], ...]:
+    """The layers' ``(W, b)`` pairs from their flat list."""
+    return tuple(zip(flat[0::2], flat[1::2], strict=True))
+
+
+def _block_forward(per_block: Callable[[Any, Any], Any], layers: Any, X: Any) -> Any:
+    """One block of rows through ``per_block``; X arrives as the list of its one block along the features."""
+    while isinstance(X, list):
+        (X,) = X
+    return per_block(layers, X)

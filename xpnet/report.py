@@ -140,7 +140,7 @@ def _parity(params: model.Params, X: np.ndarray, pairs: list[tuple[str, str]],
 
     def on_row(row: parity.ParityRow) -> None:
         seen.add((row.backend, row.device))
-        bar.update(len(seen), f"{row.backend} on {row.device}: {row.variant} {row.dtype}")
+        bar.update(len(seen) - 1, f"{row.backend} on {row.device}: {row.variant} {row.dtype}")  # earlier ones done
 
     report = parity.check(params=params, X=X, on_row=on_row)
     worst = max((r.bound_share or 0.0 for r in report.rows), default=0.0)

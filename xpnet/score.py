@@ -174,14 +174,14 @@ def _on_cluster(model: Model, X: Any, out: Any, variant: str, rows: int, spec: C
     be, place = model.backend, model.placement
     blocks = da.from_array(X, chunks=(rows, X.shape[1]), name=False, inline_array=True,
                            meta=np.empty((0, 0), X.dtype))
-    check = _BlockCheck(place.host_dtype, place.max_abs, model.dtype)
+    check = _BlockCheck(place.host_dtype, place.max_abs, model.dtype, X)
     inputs = blocks.map_blocks(check.inputs, dtype=place.host_dtype, meta=np.empty((0, 0), place.host_dtype))
     if be.device != "cpu":  # CuPy blocks: each worker moves its block to its own GPU, and the outputs back
         inputs = inputs.map_blocks(be.blocks.asarray, meta=be.blocks.empty((0, 0), place.host_dtype))
     P = model.forward_fn(variant)(model.layers, inputs)
     if be.device != "cpu":
         P = P.map_blocks(be.blocks.asnumpy, meta=np.empty((0, 0), P.dtype))
-    P = da.map_blocks(check.outputs, P, blocks, dtype=P.dtype, meta=np.empty((0, 0), P.dtype))
+    P = P.map_blocks(check.outputs, dtype=P.dtype, meta=np.empty((0, 0), P.dtype))
     with connect(spec) as client:
         job = client.compute(da.store(P.astype(np.float32), out, lock=False, compute=False))
         try:
@@ -202,15 +202,15 @@ class _BlockCheck:
     host_dtype: np.dtype
     max_abs: float
     dtype: str
+    source: Any  # the input's handle (NpyRows, a Zarr array): a row is read again only to name it in an error
 
     def inputs(self, block: np.ndarray, block_info: Any = None) -> np.ndarray:
         """The block converted to the model's host dtype; InputError at its first non-finite or too large value."""
         return host_values(block, dtype=self.host_dtype, row_offset=_first_row(block_info), max_abs=self.max_abs)
 
-    def outputs(self, p: np.ndarray, block: np.ndarray, block_info: Any = None) -> np.ndarray:
+    def outputs(self, p: np.ndarray, block_info: Any = None) -> np.ndarray:
         """The block's outputs; InputError when a finite row overflows inside the network."""
-        lo = _first_row(block_info)
-        check_outputs(p, lo, self.dtype, lambda i: block[i - lo])
+        check_outputs(p, _first_row(block_info), self.dtype, lambda i: np.asarray(self.source[i]))
         return p
 
     def first_bad(self, block: np.ndarray, block_info: Any = None) -> np.ndarray:
