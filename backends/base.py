@@ -251,6 +251,22 @@ class Backend:
         """
         return self.asarray(x, dtype)
 
+    #: Byte alignment at which the framework shares host memory instead of copying it (XLA's 64); 0: any.
+    host_alignment: ClassVar[int] = 0
+    #: Rows per block in which an eager forward runs the whole network, so that the hidden activations stay in
+    #: cache between layers (for a backend whose compiler does not fuse them, or that has none). None: whole.
+    block_rows: ClassVar[int | None] = None
+
+    def borrow_rows(self, x: np.ndarray, dtype: str = "float32") -> Any:
+        """Host rows as a backend array that may share ``x``'s memory (zero-copy where the device is the CPU).
+
+        Only for a computation that is finished (its result fetched) before ``x`` is written again: the
+        streaming path, which reads a chunk, runs it and fetches the result before the next. The default
+        copies, as :meth:`asrows` does; a backend that can share host memory overrides it (NumPy's own
+        arrays, ``torch.from_numpy``, XLA's aligned host buffers, TensorFlow through DLPack).
+        """
+        return self.asrows(x, dtype)
+
     def to_numpy(self, x: Any) -> np.ndarray:
         """A NumPy array with the values of ``x`` (bfloat16 comes back as float32, which NumPy has)."""
         return np.asarray(x)
@@ -274,6 +290,18 @@ class Backend:
         of the blocks, since a row-wise function needs nothing from another block.
         """
         return self.jit(build(self.xp))
+
+    def kernels(self) -> dict[str, Callable[..., Any]]:
+        """The framework's own fused functions that the model may use in place of its Array API compositions.
+
+        Keys: ``"sigmoid"``, ``"relu"``, ``"softmax"`` (functions of ``z`` alone; softmax over the last axis) and
+        ``"affine"`` (``(A, W, b) -> A @ W + b`` in one call, for a 2-D ``A``). The standard has no sigmoid, and
+        its composition is several element-wise passes where nothing fuses them; a framework's one kernel is one.
+        A backend lists only kernels proven to meet the parity tolerances, very negative z included
+        (``tests/test_kernels.py`` checks each against the float64 reference); none (the base) keeps the pure
+        standard path, which array-api-strict proves.
+        """
+        return {}
 
     #: Name of the automatic differentiation ``grad`` uses, or ``None`` where the framework has none.
     autodiff: ClassVar[str | None] = None

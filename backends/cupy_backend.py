@@ -7,6 +7,7 @@ Device ``"gpu:N"`` is ``cupy.cuda.Device(N)``, made current around allocation an
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,11 @@ class CupyBackend(Backend):
         with self._cuda_device:
             self.module.cuda.get_current_stream().synchronize()
         return x
+
+    def kernels(self) -> dict[str, Callable[..., Any]]:
+        from cupyx.scipy.special import expit  # one elementwise kernel, as SciPy's ufunc is on the CPU
+
+        return {"sigmoid": expit}
 
     def is_out_of_memory(self, err: BaseException) -> bool:
         # CuPy's memory pool raises cupy.cuda.memory.OutOfMemoryError; cuBLAS and the runtime

@@ -36,6 +36,7 @@ class JaxBackend(Backend):
     distributions = ("jax",)
     array_modules = ("jax", "jaxlib")
     compiler = "jax.jit"
+    host_alignment = 64  # XLA's CPU client shares a host buffer only at this alignment, and copies it otherwise
 
     @classmethod
     def _import(cls) -> Any:
@@ -103,6 +104,11 @@ class JaxBackend(Backend):
             return self.asarray(host, dtype)
         return self.module.device_put(host.astype(self.dtype(dtype), copy=False), self._rows)
 
+    def borrow_rows(self, x: np.ndarray, dtype: str = "float32") -> Any:
+        if self.device != "cpu" or x.dtype != dtype or x.ctypes.data % self.host_alignment:
+            return self.asrows(x, dtype)
+        return self.module.device_put(x, self._placement, may_alias=True)  # XLA's CPU client shares it
+
     def _device_of(self, x: Any) -> str:
         """"cpu", "gpu:N" for an array on one device; "cpu:all"/"gpu:all" for one placed on every device of a kind."""
         from jax.sharding import SingleDeviceSharding
@@ -126,6 +132,10 @@ class JaxBackend(Backend):
 
     def jit(self, fn: Callable) -> Callable:
         return self.module.jit(fn)
+
+    def kernels(self) -> dict[str, Callable[..., Any]]:
+        nn = self.module.nn  # XLA fuses the bias add into the product's consumer by itself: no affine here
+        return {"sigmoid": nn.sigmoid, "relu": nn.relu, "softmax": lambda z: nn.softmax(z, axis=-1)}
 
     autodiff = "jax.grad"
 

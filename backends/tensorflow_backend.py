@@ -26,6 +26,7 @@ class TensorflowBackend(Backend):
     distributions = ("tensorflow", "tensorflow-cpu")
     array_modules = ("tensorflow",)
     compiler = "tf.function(jit_compile=True)"
+    host_alignment = 64  # Eigen's alignment: shared host memory must have it
 
     @classmethod
     def _import(cls) -> Any:
@@ -53,6 +54,11 @@ class TensorflowBackend(Backend):
         with self.module.device(self._tf_device):
             return self.module.identity(self.module.convert_to_tensor(x, dtype=dtype))
 
+    def borrow_rows(self, x: np.ndarray, dtype: str = "float32") -> Any:
+        if self.device != "cpu" or x.dtype != dtype or x.ctypes.data % self.host_alignment or not x.flags.writeable:
+            return self.asrows(x, dtype)  # NumPy does not export read-only memory through DLPack
+        return self.module.experimental.dlpack.from_dlpack(x.__dlpack__())  # shared; convert_to_tensor copies
+
     def _device_of(self, x: Any) -> str:
         spec = self.module.DeviceSpec.from_string(x.device)
         if spec.device_type == "GPU":
@@ -72,6 +78,13 @@ class TensorflowBackend(Backend):
     def jit(self, fn: Callable) -> Callable:
         # XLA-compiled; reduce_retracing keeps one graph for inputs that differ only in batch size.
         return self.module.function(fn, jit_compile=True, reduce_retracing=True)
+
+    def kernels(self) -> dict[str, Callable[..., Any]]:
+        tf = self.module
+        # MatMul + BiasAdd (+ Sigmoid, Relu) is the pattern TensorFlow's graph optimiser fuses into one oneDNN
+        # kernel inside tf.function; eager it is two kernels, as ``A @ W + b`` is.
+        return {"sigmoid": tf.math.sigmoid, "relu": tf.nn.relu, "softmax": lambda z: tf.nn.softmax(z, axis=-1),
+                "affine": lambda A, W, b: tf.nn.bias_add(tf.linalg.matmul(A, W), b)}
 
     autodiff = "tf.GradientTape"
 

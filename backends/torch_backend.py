@@ -5,6 +5,7 @@ Device ``"gpu:N"`` is ``torch.device("cuda:N")`` (ROCm builds of PyTorch name th
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -61,6 +62,13 @@ class TorchBackend(Backend):
             x = np.array(x)
         return self.module.as_tensor(x, dtype=dtype, device=self._torch_device)
 
+    def borrow_rows(self, x: np.ndarray, dtype: str = "float32") -> Any:
+        if self.device != "cpu" or x.dtype != dtype:
+            return self.asrows(x, dtype)
+        with warnings.catch_warnings():  # a read-only memmap chunk is shared too: the forward only reads it
+            warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
+            return self.module.from_numpy(x)
+
     def _device_of(self, x: Any) -> str:
         device = x.device
         if device.type == "cuda":
@@ -82,6 +90,12 @@ class TorchBackend(Backend):
         # A first call costs seconds of compilation (6 to 30 s measured on 2 CPU cores);
         # dynamic=False: one specialised graph per input shape, as jax.jit and tf.function do.
         return self.module.compile(fn, dynamic=False)
+
+    def kernels(self) -> dict[str, Callable[..., Any]]:
+        torch = self.module
+        # addmm: the bias is the product's starting value (one BLAS call, beta = 1), not a second pass
+        return {"sigmoid": torch.sigmoid, "relu": torch.relu, "softmax": lambda z: torch.softmax(z, dim=-1),
+                "affine": lambda A, W, b: torch.addmm(b, A, W)}
 
     autodiff = "torch.autograd"
 

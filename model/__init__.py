@@ -20,10 +20,12 @@ from .network import (
     LayerSpec,
     Network,
     bind_activations,
+    forward_checked,
     forward_loop,
     forward_matmul,
     forward_one_loop,
     forward_trace,
+    in_row_blocks,
     predict_from_proba,
 )
 from .params import Params, describe, init_params, load, save
@@ -33,7 +35,7 @@ from .training import LOSSES, Adam, adam_update, check_trainable, loss, loss_and
 __all__ = [
     "ACTIVATIONS", "DERIVATIVES", "LAB_NETWORK", "LOSSES", "ROWWISE", "THRESHOLD", "VARIANTS", "Adam",
     "FileFormatError", "InputError", "InputTypeError", "LayerSpec", "Network", "Params", "activation", "adam_update",
-    "bind_activations", "check_seed", "check_trainable", "dense", "dense_loop", "describe", "forward_loop",
-    "forward_matmul", "forward_one_loop", "forward_trace", "init_params", "linear", "load", "loss", "loss_and_grads",
-    "make_step", "namespace_of", "predict_from_proba", "relu", "save", "sigmoid", "softmax", "summary",
+    "bind_activations", "check_seed", "check_trainable", "dense", "dense_loop", "describe", "forward_checked",
+    "forward_loop", "forward_matmul", "forward_one_loop", "forward_trace", "in_row_blocks", "init_params", "linear",
+    "load", "loss", "loss_and_grads", "make_step", "namespace_of", "predict_from_proba", "relu", "save", "sigmoid", "softmax", "summary",
 ]

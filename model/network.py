@@ -9,13 +9,13 @@ arrays of any Array API namespace ``xp``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from .activations import ROWWISE, activation, linear
-from .layers import dense, dense_loop
+from .layers import Affine, dense, dense_loop, matrix_product
 
 #: Forward variants: per unit and per example as in the lab's ``my_dense``, one matmul
 #: per layer for the batch as in ``my_dense_v``, and that matmul forward compiled.
@@ -109,23 +109,68 @@ Layers = Sequence[tuple[Any, Any]]
 Activations = Sequence[str | Callable[[Any], Any]]
 
 
-def bind_activations(activations: Activations, xp: Any) -> tuple[Callable[[Any], Any], ...]:
+def bind_activations(activations: Activations, xp: Any,
+                     kernels: Mapping[str, Callable[..., Any]] | None = None) -> tuple[Callable[[Any], Any], ...]:
     """Activation names as functions of z alone with ``xp`` bound; callables pass through.
 
-    Hot loops bind once (``xpnet.Model`` does) and pass the result, saving the look-ups per call.
+    ``kernels``: a backend's own fused functions by activation name (``Backend.kernels()``), used in
+    place of this package's Array API compositions where given; the others stay standard. Hot
+    loops bind once (``xpnet.Model`` does) and pass the result, saving the look-ups per call.
     """
-    return tuple(partial(activation(a), xp=xp) if isinstance(a, str) else a for a in activations)
+    kernels = kernels or {}
+    return tuple(kernels.get(a) or partial(activation(a), xp=xp) if isinstance(a, str) else a for a in activations)
 
 
-def forward_matmul(layers: Layers, X: Any, activations: Activations, xp: Any) -> Any:
+def forward_matmul(layers: Layers, X: Any, activations: Activations, xp: Any, affine: Affine | None = None) -> Any:
     """Outputs for a batch X (m, n) -> (m, units_out): one ``dense`` per layer.
 
-    A 1-D X is one example and gives a 1-D result.
+    A 1-D X is one example and gives a 1-D result. ``affine``: a backend's fused ``A @ W + b``, or None.
     """
     A = X
     for (W, b), g in zip(layers, bind_activations(activations, xp), strict=True):
-        A = dense(A, W, b, g, xp=xp)
+        A = dense(A, W, b, g, xp=xp, affine=affine)
     return A
+
+
+def forward_checked(layers: Layers, X: Any, activations: Activations, xp: Any,
+                    affine: Affine | None = None) -> tuple[Any, Any]:
+    """``forward_matmul``'s outputs, and whether every sum of the first layer is finite (a 0-d bool array).
+
+    Why this checks X: a NaN or an infinity in a row of X makes that row's first-layer sums non-finite
+    whatever the weights (inf * w is +-inf, inf * 0 and NaN * w are NaN, and nothing added to them
+    comes back finite), and so does a finite row whose sums overflow. Checking the (m, units) sums
+    finds every such row for units / n_features of the cost of scanning X (1/16 for the lab's
+    network), inside the compiled forward where there is one. A BLAS that skipped zero weights would
+    break the premise: ``tests/test_kernels.py`` proves it on every backend's matmul.
+    """
+    (W, b), *rest = layers
+    g, *others = bind_activations(activations, xp)
+    Z = affine(X, W, b) if affine is not None and X.ndim == 2 else matrix_product(X, W, xp) + b
+    finite = xp.all(xp.isfinite(Z))
+    return forward_matmul(rest, g(Z), others, xp, affine), finite
+
+
+def in_row_blocks(forward: Callable[[Layers, Any], Any], rows: int, xp: Any) -> Callable[[Layers, Any], Any]:
+    """``forward`` run on consecutive blocks of ``rows`` rows of a batch, the outputs concatenated.
+
+    Cache-aware eager execution: each block goes through every layer before the next starts, so a
+    block's hidden activations are still in cache when the next layer reads them (a whole batch's
+    are written to memory and read back once per element-wise pass). Rows are computed apart, so
+    the result is the whole batch's. A forward that returns ``(outputs, finite)`` (``forward_checked``)
+    gets its outputs concatenated and its flags combined.
+    """
+    def blocked(layers: Layers, X: Any) -> Any:
+        if X.ndim == 1 or X.shape[0] <= rows:
+            return forward(layers, X)
+        parts = [forward(layers, X[lo:lo + rows, ...]) for lo in range(0, X.shape[0], rows)]
+        if not isinstance(parts[0], tuple):
+            return xp.concat(parts, axis=0)
+        finite = parts[0][1]
+        for _, flag in parts[1:]:
+            finite = xp.logical_and(finite, flag)
+        return xp.concat([out for out, _ in parts], axis=0), finite
+
+    return blocked
 
 
 def forward_trace(layers: Layers, X: Any, activations: Activations, xp: Any) -> tuple[list[Any], Any]:

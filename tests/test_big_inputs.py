@@ -199,8 +199,13 @@ def test_a_non_finite_value_in_a_later_chunk_is_reported_at_its_index_in_the_who
 def test_jit_chunks_are_padded_to_one_compiled_shape(data):
     model = xpnet.Model(backend="numpy")
     shapes = []
-    fn = model.forward_fn("jit")
-    model._compiled = lambda layers, X: shapes.append(tuple(X.shape)) or fn(layers, X)
+    forward = model._forward
+
+    def recording(variant, checked):
+        fn = forward(variant, checked)
+        return lambda layers, X: shapes.append(tuple(X.shape)) or fn(layers, X)
+
+    model._forward = recording
     p = model.predict_proba(data, "jit", batch_size=128)  # 128 + 128 + 44 rows
     assert shapes == [(128, N)] * 3
     np.testing.assert_allclose(p, model.predict_proba(data), rtol=1e-6)
@@ -210,8 +215,8 @@ def test_a_memmap_without_batch_size_is_read_in_default_chunks(tmp_path, monkeyp
     monkeypatch.setattr(streaming, "MAPPED_BATCH_SIZE", 64)
     np.save(tmp_path / "X.npy", np.zeros((300, N), np.float32))
     model, rows = xpnet.Model(), []
-    asarray = model.backend.asarray
-    monkeypatch.setattr(model.backend, "asarray", lambda x, dtype="float32": rows.append(len(x)) or asarray(x, dtype))
+    borrow = model.backend.borrow_rows
+    monkeypatch.setattr(model.backend, "borrow_rows", lambda x, dtype="float32": rows.append(len(x)) or borrow(x, dtype))
     model.predict_proba(np.load(tmp_path / "X.npy", mmap_mode="r"))
     assert rows == [64, 64, 64, 64, 44]
     rows.clear()
@@ -266,15 +271,20 @@ def test_each_backend_recognises_its_frameworks_real_out_of_memory_error(backend
 
 def _model_failing_above(backend, rows_that_fit: int, err: BaseException, calls: list[int]) -> xpnet.Model:
     model = xpnet.Model(xpnet.init_params(seed=3), backend)
-    fn = model.forward_fn("matmul")
+    made = model._forward  # the matmul forward predict_proba runs, checked or not
 
-    def forward(layers, X):
-        calls.append(int(X.shape[0]))
-        if X.shape[0] > rows_that_fit:
-            raise err
-        return fn(layers, X)
+    def failing(variant, checked):
+        fn = made(variant, checked)
 
-    model.forward_fn = lambda variant="matmul": forward
+        def forward(layers, X):
+            calls.append(int(X.shape[0]))
+            if X.shape[0] > rows_that_fit:
+                raise err
+            return fn(layers, X)
+
+        return forward
+
+    model._forward = failing
     return model
 
 

@@ -280,11 +280,18 @@ def test_jit_variant_is_compiled_once_and_reused(backend, monkeypatch):
     monkeypatch.setattr(backend, "jit", lambda fn: compilations.append(fn) or jit(fn))
     m = xpnet.Model(backend=backend)
     X = np.random.default_rng(0).random((4, 400), dtype=np.float32)
-    first = m.predict_proba(X, "jit")
+    first = m.predict_proba(X, "jit")  # the checked forward (it also says whether the first layer is finite)
     for _ in range(3):
         np.testing.assert_array_equal(m.predict_proba(X, "jit"), first)
-    m.forward_fn("jit")
     assert len(compilations) == 1
+    # the plain forward: compiled once more (or the same one, where predict_proba scans X instead), then reused
+    np.testing.assert_allclose(backend.to_numpy(m.forward_fn("jit")(m.layers, m.asarray(X))), first, rtol=1e-6)
+    assert len(compilations) <= 2
+    made = len(compilations)
+    for _ in range(3):
+        m.forward_fn("jit")(m.layers, m.asarray(X))
+        m.predict_proba(X, "jit")
+    assert len(compilations) == made
 
 
 def test_saved_files_get_ordinary_permissions(tmp_path):

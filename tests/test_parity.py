@@ -39,8 +39,8 @@ def _rounded_to(bits: int):
 
     real = api.forward_matmul
 
-    def forward(layers, X, acts, xp):
-        out = np.asarray(real(layers, X, acts, xp), dtype=np.float32)
+    def forward(*args):
+        out = np.asarray(real(*args), dtype=np.float32)
         return (out.view(np.uint32) & np.uint32(~((1 << (23 - bits)) - 1) & 0xFFFFFFFF)).view(np.float32)
 
     return forward
@@ -53,8 +53,9 @@ def test_parity_catches_a_backend_that_is_wrong(monkeypatch, network, wrong):
     from xpnet import api
 
     real = api.forward_matmul
-    bad = _rounded_to(10) if "TF32" in wrong else lambda layers, X, acts, xp: real(layers, X, acts, xp) * 1.001
+    bad = _rounded_to(10) if "TF32" in wrong else lambda *args: real(*args) * 1.001
     monkeypatch.setattr(api, "forward_matmul", bad)
+    monkeypatch.setattr(api, "forward_checked", lambda *args: (bad(*args), True))  # predict_proba's forward
     report = parity.check(["numpy"], params=NETWORKS[network](), variants=["matmul"], dtypes=["float32"])
     assert report.rows and not report.ok, report.table()
 

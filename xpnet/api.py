@@ -22,8 +22,10 @@ from xpnet.model import (
     VARIANTS,
     Params,
     bind_activations,
+    forward_checked,
     forward_loop,
     forward_matmul,
+    in_row_blocks,
     init_params,
     predict_from_proba,
 )
@@ -70,7 +72,8 @@ class Model:
         be.dtype(self.dtype)  # a dtype the backend lacks fails here, naming it
         self.params = host.map(lambda a: be.asarray(a, self.dtype))
         self.network = host.network
-        self._compiled: ForwardFn | None = None
+        self._forwards: dict[tuple[str, bool], ForwardFn] = {}
+        self._kernels = be.kernels()  # the framework's fused sigmoid, bias add, ... (Backend.kernels)
         self._place = Placement(be, self.dtype, np.dtype(np.float64 if self.dtype == "float64" else np.float32),
                                 self.network.input_dim, _safe_input_bound(host, self.dtype))
 
@@ -98,28 +101,42 @@ class Model:
         The jit variant is compiled on its first call (per input shape, as every compiler
         here specialises on shapes) and then reused; on a chunked backend (Dask) it is the
         forward mapped over each block of rows (:meth:`~xpnet.backends.Backend.jit_rows`).
+        The matmul and jit variants use the backend's fused kernels (:meth:`~xpnet.backends.Backend.kernels`),
+        and an eager backend's matmul variant runs in cache-sized blocks of rows (``block_rows``).
         """
         check_choice(variant, VARIANTS, "variant")
-        xp = self.backend.xp
-        acts = bind_activations(self.network.activations, xp)
-        if variant == "matmul":
-            return lambda layers, X: forward_matmul(layers, X, acts, xp)
         if variant == "loop":  # by name: the loop applies a row-wise activation (softmax) to the whole layer
-            names = self.network.activations
+            names, xp = self.network.activations, self.backend.xp
             return lambda layers, X: forward_loop(layers, X, names, xp)
-        if self._compiled is None:
-            names = self.network.activations
+        return self._forward(variant, checked=False)
 
-            def build(ns: Any) -> ForwardFn:
-                bound = acts if ns is xp else bind_activations(names, ns)
+    def _forward(self, variant: str, checked: bool) -> ForwardFn:
+        """The matmul or jit forward, made once; ``checked``: it returns ``(outputs, finite)`` (``forward_checked``)."""
+        if (variant, checked) in self._forwards:
+            return self._forwards[variant, checked]
+        be, names, kernels = self.backend, self.network.activations, self._kernels
+        whole = forward_checked if checked else forward_matmul
 
-                def matmul_forward(layers: Any, X: Any) -> Any:
-                    return forward_matmul(layers, X, bound, ns)
+        def build(ns: Any) -> ForwardFn:
+            # the backend's kernels are for its own namespace; blocks of another (Dask's) get the standard's
+            bound, fused = (bind_activations(names, ns, kernels), kernels.get("affine")) if ns is be.xp else \
+                (bind_activations(names, ns), None)
 
-                return matmul_forward
+            def matmul_forward(layers: Any, X: Any) -> Any:
+                return whole(layers, X, bound, ns, fused)
 
-            self._compiled = self.backend.jit_rows(build)
-        return self._compiled
+            return matmul_forward
+
+        if variant == "jit":
+            fn = be.jit_rows(build)
+        else:
+            fn = build(be.xp)
+            if be.block_rows:
+                fn = in_row_blocks(fn, be.block_rows, be.xp)
+        if checked:
+            fn = _quietly(fn)
+        self._forwards[variant, checked] = fn
+        return fn
 
     def forward(self, X: Any, variant: str = "matmul", *, batch_size: int | None = None) -> Any:
         """Outputs as an array of this backend; ``X`` may be host data or a backend array on this device.
@@ -130,7 +147,7 @@ class Model:
         chunks of that many rows and concatenates the results on the device.
         """
         rows = rows_of(X, self._place, check_finite=False)
-        parts = [result for _, _, result in self._run(rows, variant, batch_size)]
+        parts = [result for _, _, result in self._run(rows, variant, batch_size, finish=self.backend.sync)]
         return parts[0] if len(parts) == 1 else self.backend.xp.concat(parts, axis=0)
 
     def predict_proba(
@@ -158,10 +175,18 @@ class Model:
         ``.npy``, a Zarr array); it is filled chunk by chunk and returned, so that neither the input
         nor the output needs to fit in memory.
         """
-        rows = rows_of(X, self._place, check_finite)
+        be = self.backend
+        rows = rows_of(X, self._place, check_finite, forward_checks=variant != "loop" and not be.chunked)
         if out is not None:
             _check_out(out, rows.m, self.network.outputs)
-        for lo, hi, p in self._run(rows, variant, batch_size, progress, finish=self.backend.to_numpy):
+        checked = check_finite and not rows.scanned  # the forward checks its first layer instead of a scan of X
+
+        def fetch(result: Any) -> tuple[np.ndarray, bool]:
+            return (be.to_numpy(result[0]), bool(result[1])) if checked else (be.to_numpy(result), True)
+
+        for lo, hi, (p, finite) in self._run(rows, variant, batch_size, progress, fetch, checked):
+            if not finite:
+                _refuse_chunk(rows, lo, hi)
             if check_finite:
                 check_outputs(p, lo, self.dtype, rows.row, one=rows.m is None)
             if out is None and lo == 0 and hi == (rows.m if rows.m is not None else 1):
@@ -193,9 +218,15 @@ class Model:
         return np.asarray(predict_from_proba(proba, _HOST_XP, threshold))
 
     def _run(self, rows: Rows, variant: str, batch_size: int | None, progress: bool = False,
-             finish: Callable[[Any], Any] = lambda result: result) -> Iterator[tuple[int, int, Any]]:
-        """The chunks of ``rows`` through ``variant``'s forward (matmul for no rows, which the loop cannot stack)."""
-        fn = self.forward_fn("matmul" if rows.m == 0 else variant)
+             finish: Callable[[Any], Any] = lambda result: result,
+             checked: bool = False) -> Iterator[tuple[int, int, Any]]:
+        """The chunks of ``rows`` through ``variant``'s forward (matmul for no rows, which the loop cannot stack).
+
+        ``checked``: the forward that also says whether its first layer's sums are finite.
+        """
+        check_choice(variant, VARIANTS, "variant")
+        variant = "matmul" if rows.m == 0 else variant
+        fn = self._forward(variant, checked) if checked else self.forward_fn(variant)
         layers = self.layers
         return chunks(rows, lambda X: fn(layers, X), self._place, batch_size, pad=variant == "jit",
                       progress=progress, finish=finish)
@@ -203,6 +234,23 @@ class Model:
     def __repr__(self) -> str:
         return f"Model({self.network}, backend={self.backend.name!r}, " \
                f"device={self.backend.device!r}, dtype={self.dtype!r})"
+
+
+def _quietly(fn: ForwardFn) -> ForwardFn:
+    """``fn`` without NumPy's warnings for the non-finite sums that the checked forward exists to find and refuse
+    (``inf * 0`` in a product warns "invalid value encountered in matmul" on NumPy-based backends)."""
+    def checked_forward(layers: Any, X: Any) -> Any:
+        with np.errstate(invalid="ignore", over="ignore"):
+            return fn(layers, X)
+
+    return checked_forward
+
+
+def _refuse_chunk(rows: Rows, lo: int, hi: int) -> None:
+    """Rows lo:hi gave a non-finite first-layer sum: name the first bad value of X there (today's scan, on the
+    error path only), or, were there none, say which rows overflowed."""
+    rows.scan(lo, hi)
+    raise InputError(f"X rows {lo} to {hi - 1} make the first layer's sums overflow; scale the input down")
 
 
 def _check_model_args(params: Any, backend: Any, device: Any) -> None:

@@ -1,0 +1,129 @@
+"""The backends' fused kernels (``Backend.kernels``), and the premise of the scan-free checked forward.
+
+A kernel replaces an Array API composition only where it meets the parity tolerances: each is checked
+here against the float64 reference, relative error, at the extremes (sigmoid down to z = -80, where
+``1 - tanh`` tricks and unguarded ``exp`` lose everything). The checked forward finds a NaN or an
+infinity in X from the first layer's sums instead of scanning X: that holds only if every backend's
+matrix product propagates them, zero weights included (``inf * 0`` is NaN; a BLAS that skipped zero
+weights would return a finite sum), which is proved here on each backend's product, eager and compiled.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+import xpnet
+from xpnet import backends
+from xpnet.model import ACTIVATIONS, InputError
+
+N = 400
+#: The float32 relative error the parity check allows a backend (issue: <= 1e-5 against float64).
+RTOL = {"float32": 1e-5, "float64": 1e-12}
+
+
+def _z(dtype: str) -> np.ndarray:
+    """Pre-activations from -80 to 80 (4,004 of them, as a (572, 7) batch), with the extremes and +-1e-30."""
+    grid = np.concatenate([np.linspace(-80, 80, 3990), [-80.0, -79.9, -60.0, -30.0, -17.3, -1e-30, 0.0, 1e-30,
+                                                        17.3, 30.0, 60.0, 79.9, 80.0, 1.0]])
+    return grid.astype(dtype).reshape(-1, 7)
+
+
+def _reference(name: str, z: np.ndarray) -> np.ndarray:
+    """The activation in float64 from the values the backend sees."""
+    import array_api_compat.numpy as xp
+
+    return np.asarray(ACTIVATIONS[name](z.astype(np.float64), xp))
+
+
+def test_array_api_strict_has_no_kernels_and_keeps_the_standard_path():
+    if not backends.status("array_api_strict", "cpu").available:
+        pytest.skip(backends.status("array_api_strict", "cpu").reason)
+    assert backends.get("array_api_strict").kernels() == {}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_kernel_meets_the_parity_tolerance_at_the_extremes(backend, dtype):
+    if backend.dtype_missing(dtype):
+        pytest.skip(backend.dtype_missing(dtype))
+    kernels = backend.kernels()
+    if not kernels:
+        pytest.skip(f"{backend.name} uses the standard's compositions only")
+    z = _z(dtype)
+    for name in set(kernels) & set(ACTIVATIONS):
+        got = backend.to_numpy(kernels[name](backend.asarray(z, dtype))).astype(np.float64)
+        want = _reference(name, z)
+        tiny = np.finfo(dtype).tiny  # below it a float32 result is subnormal: absolute error then
+        np.testing.assert_allclose(got, want, rtol=RTOL[dtype], atol=tiny, err_msg=f"{backend.name} {name}")
+        if name == "sigmoid":
+            assert got[z == -80].min() > 0, "sigmoid(-80) is 1.8e-35, a normal float32: not 0"
+    if "affine" in kernels:
+        rng = np.random.default_rng(0)
+        A, W, b = rng.normal(size=(33, N)), rng.normal(size=(N, 25)), rng.normal(size=25)
+        args = [backend.asarray(a, dtype) for a in (A, W, b)]
+        got = backend.to_numpy(kernels["affine"](*args))
+        seen = [a.astype(dtype).astype(np.float64) for a in (A, W, b)]
+        want = seen[0] @ seen[1] + seen[2]
+        scale = np.abs(seen[0]) @ np.abs(seen[1]) + np.abs(seen[2])  # the sum's condition: no cancellation blow-up
+        assert (np.abs(got - want) <= RTOL[dtype] * scale).all(), f"{backend.name} affine"
+
+
+def _poisoned(dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """X with one NaN, +inf or -inf per row, in every column in turn; W whose even rows are all zero.
+
+    So every column holds each bad value once, half of them next to nothing but zero weights (where
+    ``inf * 0`` must give NaN), the other half next to real ones.
+    """
+    rng = np.random.default_rng(1)
+    W = rng.normal(size=(N, 25)).astype(dtype)
+    W[0::2] = 0.0
+    b = rng.normal(size=25).astype(dtype)
+    X = np.tile(rng.random((1, N), dtype=np.float32).astype(dtype), (3 * N, 1))
+    rows = np.arange(3 * N)
+    X[rows, rows % N] = np.repeat([np.nan, np.inf, -np.inf], N).astype(dtype)
+    return X, W, b
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_nan_or_inf_anywhere_in_a_row_makes_its_first_layer_sums_non_finite(backend, dtype):
+    """The premise of the scan-free check, on the product (and fused affine) the checked forward runs."""
+    if backend.dtype_missing(dtype):
+        pytest.skip(backend.dtype_missing(dtype))
+    X, W, b = _poisoned(dtype)
+    Xd, Wd, bd = (backend.asarray(a, dtype) for a in (X, W, b))
+    xp = backend.xp
+    products = {"matmul": lambda X_, W_, b_: X_ @ W_ + b_}
+    if "affine" in backend.kernels():
+        products["affine"] = backend.kernels()["affine"]
+    for what, product in products.items():
+        def rows_finite(X_, W_, b_, product=product):
+            return xp.all(xp.isfinite(product(X_, W_, b_)), axis=1)
+        for how, fn in (("eager", rows_finite), ("compiled", backend.jit(rows_finite))):
+            with np.errstate(invalid="ignore"):  # NumPy says "invalid value encountered": inf * 0, as it should
+                finite = backend.to_numpy(fn(Xd, Wd, bd))
+            assert not finite.any(), (f"{backend.name} {what} {how}: rows {np.flatnonzero(finite)[:5]} kept finite "
+                                      "sums from a non-finite pixel")
+
+
+@pytest.mark.parametrize("variant", ["matmul", "jit"])
+def test_the_scan_free_check_names_the_first_bad_value_next_to_zero_weights(backend, variant):
+    """End to end: a NaN whose weights are all zero is still found, at its index, with the scan's message."""
+    params = xpnet.init_params(seed=4)
+    W1 = params.weights[0].copy()
+    W1[7] = 0.0
+    params = xpnet.Params(params.network, [W1, *params.weights[1:]], params.biases)
+    m = xpnet.Model(params, backend)
+    X = np.random.default_rng(2).random((50, N), dtype=np.float32)
+    X[31, 7] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # the error, not a warning of the product on the way
+        with pytest.raises(InputError, match=re.escape("X has a non-finite value (nan) at index (31, 7)")):
+            m.predict_proba(X, variant)
+    X[31, 7] = np.inf
+    with pytest.raises(InputError, match=re.escape("X has a non-finite value (inf) at index (31, 7)")):
+        m.predict_proba(X, variant)
+    X[31, 7] = 0.5
+    np.testing.assert_allclose(m.predict_proba(X, variant), xpnet.Model(params).predict_proba(X), rtol=1e-5)
