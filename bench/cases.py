@@ -27,7 +27,10 @@ LOOP_SIZES = (1, 64)
 DTYPE_SIZES = (1000, 100_000)
 DTYPES = ("float32", "float64", "bfloat16")
 #: Implementations: xpnet itself, the hand-written native code, and what a user would run instead.
-IMPLS = ("xpnet", "native", "keras", "onnxruntime")
+IMPLS = ("xpnet", "user", "native", "keras", "onnxruntime")
+#: The user path (``Model.predict_proba``: NumPy in, checked, NumPy out) is timed beside the device-resident
+#: forward from this batch size on, in float32: below it a call is dispatch, not data.
+USER_MIN_M = 1000
 PEERS = ("native", "keras", "onnxruntime")
 #: Keras ``predict`` walks the batch 32 examples at a time (~2 s per call at m = 100_000 here);
 #: above this size one row would cost minutes, so it is timed up to here only.
@@ -54,7 +57,7 @@ class Case:
     @property
     def column(self) -> str:
         """The xpnet variant this row is compared with: "loop", "matmul" (eager) or "jit" (compiled)."""
-        return self.variant if self.impl == "xpnet" else _COLUMN[(self.impl, self.variant)]
+        return self.variant if self.impl in ("xpnet", "user") else _COLUMN[(self.impl, self.variant)]
 
     @property
     def group(self) -> str:
@@ -131,6 +134,8 @@ def _cases(
                     if variant == "jit" and not compiled:
                         continue  # no compiler: the jit row would be the matmul row again
                     yield Case("xpnet", name, device, variant, m, dtype)
+                    if variant != "loop" and m >= USER_MIN_M and dtype == "float32" and not cls.chunked:
+                        yield Case("user", name, device, variant, m, dtype)
                 if "native" in peers:
                     for kind in native.KINDS:
                         if (kind == "jit" and not compiled) or (kind == "builtin" and dtype != "float32"):

@@ -24,6 +24,8 @@ OVERHEAD_MAX = {"small": 0.25, "large": 0.05}  # against native, at m = 1 and at
 PREDICT_SPEEDUP_MIN = 1000.0  # fastest xpnet CPU path against Keras predict, at m = 1
 ORT_LATENCY_MAX = 2.0  # ... within 2x of ONNX Runtime's latency at m = 1
 ROOFLINE_MIN = 0.60  # best matmul/jit at m = 1e6 float32 (CPU) and m = 1e7 (GPU)
+USER_PATH_MAX = 1.2  # predict_proba (NumPy in, checked, NumPy out) over the device-resident forward, m = 1e5
+NUMPY_PREDICT_MAX = 1.10  # NumPy's predict_proba over its matmul forward at m = 1000
 #: Share of the CPUs used by other processes above which a row is marked as timed on a busy machine.
 NOISY = 0.1
 
@@ -52,7 +54,8 @@ class Row:
 
     @property
     def label(self) -> str:
-        return {"xpnet": self.backend, "native": f"{self.backend} (native)"}.get(self.impl, self.impl)
+        return {"xpnet": self.backend, "native": f"{self.backend} (native)",
+                "user": f"{self.backend} predict_proba"}.get(self.impl, self.impl)
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -219,6 +222,15 @@ def targets(found: list[Row]) -> list[tuple[str, bool | None, str]]:
         if best and ort:
             out.append((f"fastest xpnet CPU path >= ONNX Runtime at m = {m:,}", best.rate >= ort.rate,
                         f"{best.backend} {best.variant} {fmt_rate(best.rate)} vs {fmt_rate(ort.rate)}"))
+    for r in sorted((r for r in found if r.impl == "user" and r.paired_overhead is not None), key=lambda r: r.key):
+        if r.m == 100_000 and r.device == "cpu":
+            ratio = 1 + r.paired_overhead
+            out.append((f"{r.backend} {r.variant}: predict_proba <= {USER_PATH_MAX}x the device-resident forward at "
+                        f"m = {r.m:,}", ratio <= USER_PATH_MAX, f"{ratio:.2f}x"))
+        if r.m == 1000 and r.backend == "numpy" and r.variant == "matmul":
+            ratio = 1 + r.paired_overhead
+            out.append((f"numpy predict_proba <= {NUMPY_PREDICT_MAX}x its matmul forward at m = 1,000",
+                        ratio <= NUMPY_PREDICT_MAX, f"{ratio:.2f}x"))
     for device, m in (("cpu", 1_000_000), ("gpu", 10_000_000)):
         cands = [r for r in found if r.impl == "xpnet" and r.m == m and r.dtype == "float32"
                  and r.variant in ("matmul", "jit") and (r.device == "cpu") == (device == "cpu") and r.roofline]

@@ -110,6 +110,21 @@ def test_xpnet(benchmark: Any, xpnet_case: Case, params: Any, models: dict, nati
     _measure(benchmark, case, subject, host_inputs, settings, device_limits, be.version, peer)
 
 
+def test_user(benchmark: Any, user_case: Case, params: Any, models: dict, host_inputs: Any,
+              settings: harness.Settings, device_limits: dict) -> None:
+    """What a user calls: ``Model.predict_proba(X, variant)``, NumPy in (float32), checked, NumPy out; its overhead
+    against the device-resident forward (``test_xpnet``'s subject) measured in interleaved rounds."""
+    case = user_case
+    be = _backend(case)
+    model = _model(models, params, be, case.dtype)
+    subject = harness.Subject(fn=functools.partial(model.predict_proba, variant=case.variant),
+                              prepare=lambda X: np.ascontiguousarray(X, dtype=np.float32))
+    forward = harness.Subject(fn=functools.partial(model.forward_fn(case.variant), model.layers),
+                              prepare=model.asarray, sync=be.sync, to_numpy=be.to_numpy)
+    _measure(benchmark, case, subject, host_inputs, settings, device_limits, be.version,
+             None if settings.disabled else forward)
+
+
 def test_native(benchmark: Any, native_case: Case, params: Any, models: dict, native_fns: dict,
                 host_inputs: Any, settings: harness.Settings, device_limits: dict) -> None:
     """The same math written directly in the framework, on the same device arrays as xpnet's."""

@@ -34,8 +34,11 @@ def test_matrix_covers_every_registry_pair_and_variant() -> None:
 
 def test_matrix_filters_and_big_sizes() -> None:
     rows = cases.matrix(sizes=cases.ALL_SIZES, backend_names=["numpy"], devices=["cpu"], peers=["onnxruntime"])
-    assert {c.impl for c in rows} == {"xpnet", "onnxruntime"}
-    assert {c.backend for c in rows if c.impl == "xpnet"} == {"numpy"}
+    assert {c.impl for c in rows} == {"xpnet", "user", "onnxruntime"}
+    assert {c.backend for c in rows if c.impl in ("xpnet", "user")} == {"numpy"}
+    # the user path beside the forward: float32, m >= 1000, the variants a user calls for speed
+    assert {(c.variant, c.m, c.dtype) for c in rows if c.impl == "user"} == {
+        ("matmul", m, "float32") for m in cases.ALL_SIZES if m >= cases.USER_MIN_M}
     assert [c.m for c in rows] == sorted(c.m for c in rows)  # run order: by batch size
     assert {c.m for c in rows} == set(cases.ALL_SIZES) > set(cases.DEFAULT_SIZES)
     cpu_only = [n for n in backends.names() if "gpu" not in backends.backend_class(n).devices]
