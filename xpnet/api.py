@@ -169,7 +169,11 @@ class Model:
         in-memory X in one chunk and a memory-mapped one in chunks of :data:`MAPPED_BATCH_SIZE`,
         so that peak memory follows the chunk, not the file. ``check_finite``: refuse NaN and inf
         in X (the error names the first bad index, counted in the whole X), and finite rows whose
-        values overflow inside the network; False skips the scans and lets NaN propagate.
+        values overflow inside the network; False skips the checks and lets NaN propagate. Host X
+        already in the model's dtype is not scanned: the matmul and jit forwards check their first
+        layer's sums, which any NaN or inf in a row makes non-finite, and only a refused chunk is
+        scanned, to name the value (so a value beyond the input bound is refused there only when
+        its sums do overflow); X in another dtype, the loop variant and Dask are scanned as before.
         ``progress``: a progress bar on stderr. ``out``: where to put the outputs instead of a new
         array, anything of shape (m, units_out) that takes ``out[lo:hi] = rows`` (a memory-mapped
         ``.npy``, a Zarr array); it is filled chunk by chunk and returned, so that neither the input
