@@ -211,6 +211,24 @@ def test_jit_chunks_are_padded_to_one_compiled_shape(data):
     np.testing.assert_allclose(p, model.predict_proba(data), rtol=1e-6)
 
 
+def test_jit_chunks_of_a_memmap_are_even_and_a_short_last_chunk_reaches_back(tmp_path, monkeypatch, data):
+    """No zero padding for the compiled forward: 300 rows in chunks of at most 128 run as three of 100; 300 rows
+    in chunks of 128 asked run 0:128, 128:256 and 172:300, of which 256:300 is kept."""
+    monkeypatch.setattr(streaming, "MAPPED_BATCH_SIZE", 128)
+    np.save(tmp_path / "X.npy", data)
+    model = xpnet.Model(backend="numpy")
+    reads = []
+    borrow = model.backend.borrow_rows
+    monkeypatch.setattr(model.backend, "borrow_rows", lambda x, dtype="float32": reads.append(len(x)) or borrow(x, dtype))
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    whole = model.predict_proba(data)
+    np.testing.assert_allclose(model.predict_proba(mapped, "jit"), whole, rtol=1e-6)
+    assert reads[-3:] == [100, 100, 100]
+    reads.clear()
+    np.testing.assert_allclose(model.predict_proba(mapped, "jit", batch_size=128), whole, rtol=1e-6)
+    assert reads == [128, 128, 128]
+
+
 def test_a_memmap_without_batch_size_is_read_in_default_chunks(tmp_path, monkeypatch):
     monkeypatch.setattr(streaming, "MAPPED_BATCH_SIZE", 64)
     np.save(tmp_path / "X.npy", np.zeros((300, N), np.float32))

@@ -245,8 +245,11 @@ def chunks(
 ) -> Iterator[tuple[int, int, Any]]:
     """(lo, hi, result) for consecutive chunks of rows; halves a chunk the device cannot hold.
 
-    ``pad``: every chunk is run at the full chunk size (the last one padded with zero rows and
-    the padding cut off), so that a compiled forward keeps one shape. On a backend that splits rows
+    ``pad``: every chunk is run at one size, so that a compiled forward keeps one shape: without a
+    ``batch_size``, X is cut into as few chunks as the default size allows, all of one size (100,000
+    rows of a memmap: two of 50,000, not 65,536 and a 34,464 padded to 65,536); a last, shorter
+    chunk runs the full size ending at the last row (rows of the chunk before, computed again and
+    dropped) instead of copying it beside zero rows. On a backend that splits rows
     across several devices, a chunk is padded to a multiple of their count, so that it splits evenly
     (XLA shards only evenly) instead of being copied whole to each. ``finish`` (e.g.
     ``to_numpy``) runs inside the out-of-memory handling, because frameworks that queue
@@ -256,24 +259,27 @@ def chunks(
     if rows.m is None or rows.m == 0:  # one example, or none: one call
         yield 0, 1 if rows.m is None else 0, finish(forward(rows.read(0, 0, 0)))
         return
-    size = _ChunkSize(min(asked or (MAPPED_BATCH_SIZE if rows.mapped else rows.m), rows.m), place.backend,
-                      place.n_features, place.dtype)
+    first = min(asked or (MAPPED_BATCH_SIZE if rows.mapped else rows.m), rows.m)
+    if pad and not asked:
+        first = -(-rows.m // -(-rows.m // first))  # the fewest chunks of at most that size, all of one size
+    size = _ChunkSize(first, place.backend, place.n_features, place.dtype)
     bar = RowProgress(rows.m, "xpnet predict") if progress else None
     lo = 0
     try:
         while lo < rows.m:
             hi = min(lo + size.now, rows.m)
             chunk_rows = size.now if pad and size.now < rows.m else hi - lo
+            start = hi - chunk_rows if pad and hi - lo < chunk_rows else lo  # a short last chunk reaches back
             run_rows = -(-chunk_rows // place.backend.device_count) * place.backend.device_count
             try:
-                result = finish(_cut(forward(rows.read(lo, hi, run_rows)), hi - lo, run_rows))
+                result = finish(_cut(forward(rows.read(start, hi, run_rows)), hi - start, run_rows, lo - start))
             except Exception as err:
                 if not place.backend.is_out_of_memory(err):
                     raise
                 size.halve(err, chunk_rows)
                 continue
             size.fitted = max(size.fitted, hi - lo)
-            rows.release(lo, hi)
+            rows.release(start, hi)
             yield lo, hi, result
             lo = hi
             if bar is not None:
@@ -284,12 +290,15 @@ def chunks(
     size.warn_if_shrunk()
 
 
-def _cut(result: Any, have: int, run_rows: int) -> Any:
-    """The first ``have`` rows of a result computed on ``run_rows`` rows (the rest were zero padding); of the
-    outputs of an ``(outputs, finite)`` pair (zero rows are finite: the flag holds for the rows kept)."""
-    if run_rows <= have:
+def _cut(result: Any, have: int, run_rows: int, skip: int = 0) -> Any:
+    """Rows ``skip:have`` of a result computed on ``run_rows`` rows (rows from ``have`` on were zero padding, the
+    first ``skip`` were computed before); of the outputs of an ``(outputs, finite)`` pair (zero rows and rows
+    computed before are finite: the flag holds for the rows kept)."""
+    if run_rows <= have and skip == 0:
         return result
-    return (result[0][:have, ...], result[1]) if isinstance(result, tuple) else result[:have, ...]
+    if isinstance(result, tuple):
+        return result[0][skip:have, ...], result[1]
+    return result[skip:have, ...]
 
 
 def check_outputs(p: np.ndarray, lo: int, dtype: str, row: Callable[[int], np.ndarray], one: bool = False) -> None:
