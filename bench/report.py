@@ -217,7 +217,7 @@ def targets(found: list[Row]) -> list[tuple[str, bool | None, str]]:
         out.append((f"fastest xpnet CPU path within {ORT_LATENCY_MAX:.0f}x of ONNX Runtime at m = 1",
                     ratio <= ORT_LATENCY_MAX, f"{best1.backend} {best1.variant} {fmt_time(best1.median)} vs "
                     f"{fmt_time(ort1.median)}: {ratio:.2f}x"))
-    for m in sorted({r.m for r in found if r.m >= 1000}):
+    for m in sorted({r.m for r in found if r.m == 1 or r.m >= 1000}):
         best, ort = fastest(m), index.get(("onnxruntime", "onnxruntime", "cpu", "session", m, "float32"))
         if best and ort:
             out.append((f"fastest xpnet CPU path >= ONNX Runtime at m = {m:,}", best.rate >= ort.rate,
