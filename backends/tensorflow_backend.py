@@ -81,8 +81,8 @@ class TensorflowBackend(Backend):
 
     def kernels(self) -> dict[str, Callable[..., Any]]:
         tf = self.module
-        # MatMul + BiasAdd (+ Sigmoid, Relu) is the pattern TensorFlow's graph optimiser fuses into one oneDNN
-        # kernel inside tf.function; eager it is two kernels, as ``A @ W + b`` is.
+        # bias_add is the op Keras' own Dense layer uses (a broadcast add without the general broadcasting
+        # machinery); under tf.function(jit_compile=True) XLA fuses it with what follows either way.
         return {"sigmoid": tf.math.sigmoid, "relu": tf.nn.relu, "softmax": lambda z: tf.nn.softmax(z, axis=-1),
                 "affine": lambda A, W, b: tf.nn.bias_add(tf.linalg.matmul(A, W), b)}
 

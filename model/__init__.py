@@ -37,5 +37,6 @@ __all__ = [
     "FileFormatError", "InputError", "InputTypeError", "LayerSpec", "Network", "Params", "activation", "adam_update",
     "bind_activations", "check_seed", "check_trainable", "dense", "dense_loop", "describe", "forward_checked",
     "forward_loop", "forward_matmul", "forward_one_loop", "forward_trace", "in_row_blocks", "init_params", "linear",
-    "load", "loss", "loss_and_grads", "make_step", "namespace_of", "predict_from_proba", "relu", "save", "sigmoid", "softmax", "summary",
+    "load", "loss", "loss_and_grads", "make_step", "namespace_of", "predict_from_proba", "relu", "save", "sigmoid",
+    "softmax", "summary",
 ]

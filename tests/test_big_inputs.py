@@ -219,7 +219,8 @@ def test_jit_chunks_of_a_memmap_are_even_and_a_short_last_chunk_reaches_back(tmp
     model = xpnet.Model(backend="numpy")
     reads = []
     borrow = model.backend.borrow_rows
-    monkeypatch.setattr(model.backend, "borrow_rows", lambda x, dtype="float32": reads.append(len(x)) or borrow(x, dtype))
+    monkeypatch.setattr(model.backend, "borrow_rows",
+                        lambda x, dtype="float32": reads.append(len(x)) or borrow(x, dtype))
     mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
     whole = model.predict_proba(data)
     np.testing.assert_allclose(model.predict_proba(mapped, "jit"), whole, rtol=1e-6)
@@ -234,7 +235,8 @@ def test_a_memmap_without_batch_size_is_read_in_default_chunks(tmp_path, monkeyp
     np.save(tmp_path / "X.npy", np.zeros((300, N), np.float32))
     model, rows = xpnet.Model(), []
     borrow = model.backend.borrow_rows
-    monkeypatch.setattr(model.backend, "borrow_rows", lambda x, dtype="float32": rows.append(len(x)) or borrow(x, dtype))
+    monkeypatch.setattr(model.backend, "borrow_rows",
+                        lambda x, dtype="float32": rows.append(len(x)) or borrow(x, dtype))
     model.predict_proba(np.load(tmp_path / "X.npy", mmap_mode="r"))
     assert rows == [64, 64, 64, 64, 44]
     rows.clear()
