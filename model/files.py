@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -149,8 +150,13 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if head != b"PK\x03\x04":  # every .npz is a zip archive; anything else np.load would try as a pickle
         raise FileFormatError(f"{path} is not a valid .npz file (no zip header; {len(head)} bytes read)")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {key: _native(path, key, data[key]) for key in data.files}
+        with warnings.catch_warnings():
+            # NumPy parses each member's header as a Python literal: a damaged one can warn about an invalid
+            # escape sequence (SyntaxWarning or DeprecationWarning) on the way to the error reported below
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            with np.load(path, allow_pickle=False) as data:
+                return {key: _native(path, key, data[key]) for key in data.files}
     except FileFormatError:
         raise
     except PermissionError as err:

@@ -96,3 +96,15 @@ def test_markdown_and_html_of_a_document_escape_their_cells():
     assert "<td>1 &lt; 2</td>" in page and "<title>Report &amp; more</title>" in page and "<script" not in page
     with pytest.raises(ValueError, match="a row of 1 cells under 2 columns"):
         Table("bad", "bad", ("a", "b"), (("1",),))
+
+
+def test_bench_without_pytest_benchmark_says_what_to_install(monkeypatch, capsys):
+    """``xpnet bench`` after an install without the bench extra: one line naming the extra, exit status 2."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pytest_benchmark" else
+                        real(name, *a))
+    assert cli.main(["bench", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pytest_benchmark is not installed" in err and 'pip install "xpnet[bench]"' in err

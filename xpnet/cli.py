@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import sys
@@ -347,6 +348,10 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 @command
 def cmd_bench(args: argparse.Namespace) -> int:
+    missing = [name for name in ("pytest", "pytest_benchmark") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ImportError(f"xpnet bench runs pytest-benchmark, and {' and '.join(missing)} is not installed: "
+                          'pip install "xpnet[bench]" (or the Quick start\'s "xpnet[cpu]")')
     from xpnet.bench import cli as bench_cli
 
     return bench_cli.main(args.rest)
