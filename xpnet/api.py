@@ -180,6 +180,12 @@ class Model:
         nor the output needs to fit in memory.
         """
         be = self.backend
+        failed: BaseException | None = None  # the whole batch ran out of memory in the fast path: start halved
+        if out is None and batch_size is None and not progress and check_finite:
+            whole = self._whole_in_memory(X, variant)
+            if isinstance(whole, np.ndarray):
+                return whole
+            failed = whole
         rows = rows_of(X, self._place, check_finite, forward_checks=variant != "loop" and not be.chunked)
         if out is not None:
             _check_out(out, rows.m, self.network.outputs)
@@ -188,7 +194,7 @@ class Model:
         def fetch(result: Any) -> tuple[np.ndarray, bool]:
             return (be.to_numpy(result[0]), bool(result[1])) if checked else (be.to_numpy(result), True)
 
-        for lo, hi, (p, finite) in self._run(rows, variant, batch_size, progress, fetch, checked):
+        for lo, hi, (p, finite) in self._run(rows, variant, batch_size, progress, fetch, checked, failed):
             if not finite:
                 _refuse_chunk(rows, lo, hi)
             if check_finite:
@@ -221,19 +227,41 @@ class Model:
         proba = self.predict_proba(X, variant, batch_size=batch_size, check_finite=check_finite, progress=progress)
         return np.asarray(predict_from_proba(proba, _HOST_XP, threshold))
 
+    def _whole_in_memory(self, X: Any, variant: str) -> np.ndarray | BaseException | None:
+        """The common case without the streaming machinery (34 us of a 340 us call at m = 1000, measured):
+        a plain in-memory batch in the model's dtype, one call of the checked forward. None when X is not
+        that, or when the call finds a bad value or an overflow (the general path then names it); the
+        device's out-of-memory error when the whole batch did not fit (the general path starts halved)."""
+        be, place = self.backend, self._place
+        if (type(X) is not np.ndarray or X.ndim != 2 or X.dtype != place.host_dtype or not X.shape[0]
+                or X.shape[1] != place.n_features or not X.flags.c_contiguous or variant not in ("matmul", "jit")
+                or be.chunked or be.device_count > 1 or (be.host_alignment and X.ctypes.data % be.host_alignment)):
+            return None
+        try:
+            p, finite = self._forward(variant, checked=True)(self.layers, be.borrow_rows(X, self.dtype))
+            p = be.to_numpy(p)
+        except Exception as err:
+            if be.is_out_of_memory(err):
+                return err
+            raise
+        if not bool(finite) or not (np.isfinite(p.min()) and np.isfinite(p.max())):
+            return None
+        return p
+
     def _run(self, rows: Rows, variant: str, batch_size: int | None, progress: bool = False,
              finish: Callable[[Any], Any] = lambda result: result,
-             checked: bool = False) -> Iterator[tuple[int, int, Any]]:
+             checked: bool = False, failed: BaseException | None = None) -> Iterator[tuple[int, int, Any]]:
         """The chunks of ``rows`` through ``variant``'s forward (matmul for no rows, which the loop cannot stack).
 
-        ``checked``: the forward that also says whether its first layer's sums are finite.
+        ``checked``: the forward that also says whether its first layer's sums are finite. ``failed``: the
+        out-of-memory error of a first try on the whole X (the chunks start at half of it).
         """
         check_choice(variant, VARIANTS, "variant")
         variant = "matmul" if rows.m == 0 else variant
         fn = self._forward(variant, checked) if checked else self.forward_fn(variant)
         layers = self.layers
         return chunks(rows, lambda X: fn(layers, X), self._place, batch_size, pad=variant == "jit",
-                      progress=progress, finish=finish)
+                      progress=progress, finish=finish, failed=failed)
 
     def __repr__(self) -> str:
         return f"Model({self.network}, backend={self.backend.name!r}, " \

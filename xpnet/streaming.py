@@ -242,6 +242,7 @@ def chunks(
     pad: bool = False,
     progress: bool = False,
     finish: Callable[[Any], Any] = lambda result: result,
+    failed: BaseException | None = None,
 ) -> Iterator[tuple[int, int, Any]]:
     """(lo, hi, result) for consecutive chunks of rows; halves a chunk the device cannot hold.
 
@@ -253,7 +254,8 @@ def chunks(
     across several devices, a chunk is padded to a multiple of their count, so that it splits evenly
     (XLA shards only evenly) instead of being copied whole to each. ``finish`` (e.g.
     ``to_numpy``) runs inside the out-of-memory handling, because frameworks that queue
-    work report a lack of memory when the result is fetched.
+    work report a lack of memory when the result is fetched. ``failed``: the out-of-memory error of a try
+    on all rows at once that the caller made itself (the first chunk is then half of that).
     """
     asked = check_batch_size(batch_size)
     if rows.m is None or rows.m == 0:  # one example, or none: one call
@@ -263,6 +265,8 @@ def chunks(
     if pad and not asked:
         first = -(-rows.m // -(-rows.m // first))  # the fewest chunks of at most that size, all of one size
     size = _ChunkSize(first, place.backend, place.n_features, place.dtype)
+    if failed is not None:  # the caller's try on all rows at once ran out of memory
+        size.halve(failed, size.now)
     bar = RowProgress(rows.m, "xpnet predict") if progress else None
     lo = 0
     try:
