@@ -272,7 +272,7 @@ def answer(found: list[Row], markdown: bool = False) -> str:
                 continue
             best = ours[0]
             ahead = f"{ours[1].median / best.median:.2f}x {_path(ours[1])}" if len(ours) > 1 else "-"
-            other = next((r for r in here if r.impl not in ("xpnet", "native")), None)
+            other = next((r for r in here if r.impl not in ("xpnet", "user", "native")), None)  # Keras, ONNX Runtime
             lines.append([dtype, f"{m:,}", _path(best), fmt_time(best.median), fmt_rate(best.rate), ahead,
                           f"{_path(other)} {fmt_time(other.median)} ({_than(other.median / best.median)})"
                           if other else "-"])
