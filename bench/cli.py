@@ -16,14 +16,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from xpnet.bench.harness import NOISY
 from xpnet.bench.options import SUITE_OPTIONS
 from xpnet.bench.suite import run_suite
 
 BENCH_DIR = Path(__file__).resolve().parent
 #: --quick: the default sizes, and this long per row.
 QUICK_MAX_TIME = 0.1
-#: Share of the CPUs used by other processes above which the machine counts as busy (see report.NOISY).
-QUIET_LOAD = 0.1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +71,7 @@ def pytest_args(args: argparse.Namespace, json_path: str, storage: str | None = 
     return argv
 
 
-def wait_quiet(seconds: float, threshold: float = QUIET_LOAD, window: float = 5.0) -> float | None:
+def wait_quiet(seconds: float, threshold: float = NOISY, window: float = 5.0) -> float | None:
     """Wait until other processes use less than ``threshold`` of the CPUs over ``window`` seconds, at most
     ``seconds``; the last load seen (None where it cannot be measured)."""
     import time
@@ -99,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         return _report(args, args.report_only, failed=[])
     if (args.wait_quiet or 0.0) > 0:
         load = wait_quiet(args.wait_quiet)
-        if load is not None and load >= QUIET_LOAD:
+        if load is not None and load >= NOISY:
             print(f"xpnet bench: warning: starting while other processes use {load:.0%} of the CPUs", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="xpnet-bench-") as scratch:  # pytest-benchmark's files, and the JSON
         json_path = args.json or str(Path(scratch) / "bench.json")
@@ -123,9 +122,9 @@ def _report(args: argparse.Namespace, json_path: str, failed: list[str]) -> int:
     limits = data.get("xpnet", {}).get("limits")
     md = args.markdown
     blocks: list[str] = [report.answer(found, markdown=md), report.summary(data, brief=not args.verbose)]
-    noisy = report.noisy(found, QUIET_LOAD)
+    noisy = report.noisy(found, NOISY)
     if noisy:
-        blocks.append(f"warning: {len(noisy)} rows ran while other processes used over {QUIET_LOAD:.0%} of the CPUs "
+        blocks.append(f"warning: {len(noisy)} rows ran while other processes used over {NOISY:.0%} of the CPUs "
                       f"(worst {max(r.foreign_load or 0 for r in noisy):.0%}); their times may be inflated")
     if failed:
         blocks.append(f"{len(failed)} rows FAILED (--verbose shows pytest's report):\n"

@@ -30,6 +30,10 @@ import numpy as np
 
 from xpnet.parity import TOLERANCES, compare
 
+#: Share of the CPUs used by other processes above which a measurement counts as taken on a busy machine:
+#: the gate waits for less, the report marks rows above it, ``xpnet bench`` warns about them.
+NOISY = 0.1
+
 #: Inputs smaller than this are rotated among copies that together exceed it: twice the 32 MiB L3
 #: of the machine the numbers come from, and more than the L2 of any current GPU.
 ROTATE_BYTES = 64 << 20
@@ -51,7 +55,7 @@ class QuietGate:
     machine, the next one first waits (half-second samples) until the CPUs are quiet again.
     """
 
-    def __init__(self, budget: float = 0.0, threshold: float = 0.1) -> None:
+    def __init__(self, budget: float = 0.0, threshold: float = NOISY) -> None:
         self.budget, self.threshold = budget, threshold
         self.last: float | None = None
         self.waited = 0.0

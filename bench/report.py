@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from xpnet.bench.cases import DTYPES, IMPLS
+from xpnet.bench.harness import NOISY
 
 #: The project's own performance goals (issue 4), checked by :func:`targets`.
 OVERHEAD_MAX = {"small": 0.25, "large": 0.05}  # against native, at m = 1 and at m >= 1000
@@ -26,8 +27,6 @@ ORT_LATENCY_MAX = 2.0  # ... within 2x of ONNX Runtime's latency at m = 1
 ROOFLINE_MIN = 0.60  # best matmul/jit at m = 1e6 float32 (CPU) and m = 1e7 (GPU)
 USER_PATH_MAX = 1.2  # predict_proba (NumPy in, checked, NumPy out) over the device-resident forward, m = 1e5
 NUMPY_PREDICT_MAX = 1.10  # NumPy's predict_proba over its matmul forward at m = 1000
-#: Share of the CPUs used by other processes above which a row is marked as timed on a busy machine.
-NOISY = 0.1
 
 
 @dataclass(frozen=True)
