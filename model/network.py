@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from .activations import ROWWISE, activation, linear
-from .layers import Affine, dense, dense_loop, matrix_product
+from .layers import Affine, dense, dense_loop, pre_activation
 
 #: Forward variants: per unit and per example as in the lab's ``my_dense``, one matmul
 #: per layer for the batch as in ``my_dense_v``, and that matmul forward compiled.
@@ -145,7 +145,7 @@ def forward_checked(layers: Layers, X: Any, activations: Activations, xp: Any,
     """
     (W, b), *rest = layers
     g, *others = bind_activations(activations, xp)
-    Z = affine(X, W, b) if affine is not None and X.ndim == 2 else matrix_product(X, W, xp) + b
+    Z = pre_activation(X, W, b, xp, affine)
     finite = xp.all(xp.isfinite(Z))
     return forward_matmul(rest, g(Z), others, xp, affine), finite
 
