@@ -122,7 +122,7 @@ def _report(args: argparse.Namespace, json_path: str, failed: list[str]) -> int:
     limits = data.get("xpnet", {}).get("limits")
     md = args.markdown
     blocks: list[str] = [report.answer(found, markdown=md), report.summary(data, brief=not args.verbose)]
-    noisy = report.noisy(found, NOISY)
+    noisy = report.noisy(found)
     if noisy:
         blocks.append(f"warning: {len(noisy)} rows ran while other processes used over {NOISY:.0%} of the CPUs "
                       f"(worst {max(r.foreign_load or 0 for r in noisy):.0%}); their times may be inflated")

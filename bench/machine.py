@@ -9,13 +9,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterable
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from xpnet import backends
-from xpnet.machine import cpu_model, cpus_usable, memory_gib
+from xpnet.machine import dist_version, facts
 
 #: Environment variables that change what BLAS and the frameworks do, recorded when set.
 ENV_VARS = (
@@ -54,13 +52,7 @@ def gpus() -> list[dict[str, str]]:
 
 
 def versions() -> dict[str, str | None]:
-    found: dict[str, str | None] = {}
-    for dist in DISTRIBUTIONS:
-        try:
-            found[dist] = version(dist)
-        except PackageNotFoundError:
-            found[dist] = None
-    return found
+    return {dist: dist_version(dist) for dist in DISTRIBUTIONS}
 
 
 def info(pairs: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
@@ -70,11 +62,8 @@ def info(pairs: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
         st = backends.status(name, device)
         statuses[f"{name}-{device}"] = {"available": st.available, "version": st.version, "reason": st.reason}
     return {
-        "cpu_model": cpu_model(),
+        **facts(),
         "cpu_count": os.cpu_count(),
-        "cpus_usable": cpus_usable(),
-        "memory_gib": memory_gib(),
-        "python": sys.version.split()[0],
         "blas": blas(),
         "gpus": gpus(),
         "env": {k: os.environ[k] for k in ENV_VARS if k in os.environ},

@@ -139,6 +139,7 @@ def table(found: list[Row], markdown: bool = False, old: list[Row] | None = None
     head = ["backend", "device", "variant", "m", "median", "examples/s", "x NumPy", "% roofline", "vs native"]
     if old is not None:
         head.append("vs old")
+    busy = {r.name for r in noisy(found)}
     blocks = []
     for dtype in DTYPES:
         for m in sorted({r.m for r in found if r.dtype == dtype}):
@@ -146,7 +147,7 @@ def table(found: list[Row], markdown: bool = False, old: list[Row] | None = None
             lines = []
             for r in block:
                 xn = x_numpy(r, index)
-                mark = " *" if r.foreign_load is not None and r.foreign_load > NOISY else ""
+                mark = " *" if r.name in busy else ""
                 cells = [r.label, r.device, r.variant, f"{m:,}", fmt_time(r.median) + mark, fmt_rate(r.rate),
                          "-" if xn is None else f"{xn:.3g}x", _pct(share_of_roofline(r)),
                          _pct(overhead(r, index), signed=True)]
@@ -156,7 +157,7 @@ def table(found: list[Row], markdown: bool = False, old: list[Row] | None = None
                 lines.append(cells)
             blocks.append((f"{dtype}, m = {m:,}{_roof_note(limits, dtype)}", lines))
     text = "\n\n".join(_render(title, head, lines, markdown) for title, lines in blocks)
-    if any(r.foreign_load is not None and r.foreign_load > NOISY for r in found):
+    if busy:
         text += f"\n\n* other processes used over {NOISY:.0%} of the CPUs while this row was timed"
     return text
 

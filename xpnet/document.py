@@ -85,10 +85,6 @@ class Document:
     def tables(self) -> list[Table]:
         return [t for s in self.sections for t in s.tables]
 
-    @property
-    def pictures(self) -> list[Picture]:
-        return [p for s in self.sections for p in s.pictures]
-
     def markdown(self) -> str:
         parts = [f"# {self.title}", *self.intro]
         for s in self.sections:

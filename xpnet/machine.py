@@ -36,6 +36,16 @@ def cpus_usable() -> int | None:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+def dist_version(name: str) -> str | None:
+    """The installed version of the pip distribution ``name``, read from its metadata (no import); None if absent."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
 def facts() -> dict[str, Any]:
     """CPU model, usable CPUs, memory, operating system and Python of this machine."""
     return {"cpu_model": cpu_model(), "cpus_usable": cpus_usable(), "memory_gib": memory_gib(),

@@ -64,10 +64,6 @@ def onnxruntime_session(params: Any, dtype: str = "float32") -> Callable[[np.nda
 
 def onnxruntime_version() -> str | None:
     """ONNX Runtime's version, or None when it (or ONNX, which builds the graph) is not installed."""
-    from importlib.metadata import PackageNotFoundError, version
+    from xpnet.machine import dist_version
 
-    try:
-        version("onnx")
-        return version("onnxruntime")
-    except PackageNotFoundError:
-        return None
+    return dist_version("onnxruntime") if dist_version("onnx") else None
