@@ -291,6 +291,21 @@ class Backend:
         """
         return self.jit(build(self.xp))
 
+    #: Whether the arrays compute with NumPy underneath (NumPy, array-api-strict), which warns about inf * 0.
+    numpy_warnings: ClassVar[bool] = False
+
+    def without_nonfinite_warnings(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` without NumPy's warnings about non-finite values ("invalid value encountered in matmul"), where
+        this backend computes with NumPy: for a computation that finds such values and refuses them itself."""
+        if not self.numpy_warnings:
+            return fn
+
+        def quiet(*args: Any) -> Any:
+            with np.errstate(invalid="ignore", over="ignore"):
+                return fn(*args)
+
+        return quiet
+
     def kernels(self) -> dict[str, Callable[..., Any]]:
         """The framework's own fused functions that the model may use in place of its Array API compositions.
 

@@ -16,6 +16,7 @@ class NumpyBackend(Backend):
     extra = "numpy"  # a core dependency: always installed
     distributions = ("numpy",)
     array_modules = ("numpy",)
+    numpy_warnings = True
     #: No compiler fuses the layers, so the forward runs on blocks of 4096 rows: a block's first-layer sums
     #: (400 KB) stay in a 1 MB L2 through the element-wise passes instead of going to memory and back.
     #: Measured (blocks of 256 to 8192 rows, BENCHMARKS.md): 1.28x at m = 10^5, 1.34x at 10^6, 1.55x at 16,000.

@@ -19,6 +19,7 @@ class StrictBackend(Backend):
     extra = "strict"
     distributions = ("array-api-strict",)
     array_modules = ("array_api_strict",)
+    numpy_warnings = True
 
     @classmethod
     def _import(cls) -> Any:

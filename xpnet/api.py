@@ -133,8 +133,8 @@ class Model:
             fn = build(be.xp)
             if be.block_rows:
                 fn = in_row_blocks(fn, be.block_rows, be.xp)
-        if checked:
-            fn = _quietly(fn)
+        if checked:  # the non-finite sums it finds are refused by predict_proba, not warned about on the way
+            fn = be.without_nonfinite_warnings(fn)
         self._forwards[variant, checked] = fn
         return fn
 
@@ -266,16 +266,6 @@ class Model:
     def __repr__(self) -> str:
         return f"Model({self.network}, backend={self.backend.name!r}, " \
                f"device={self.backend.device!r}, dtype={self.dtype!r})"
-
-
-def _quietly(fn: ForwardFn) -> ForwardFn:
-    """``fn`` without NumPy's warnings for the non-finite sums that the checked forward exists to find and refuse
-    (``inf * 0`` in a product warns "invalid value encountered in matmul" on NumPy-based backends)."""
-    def checked_forward(layers: Any, X: Any) -> Any:
-        with np.errstate(invalid="ignore", over="ignore"):
-            return fn(layers, X)
-
-    return checked_forward
 
 
 def _refuse_chunk(rows: Rows, lo: int, hi: int) -> None:

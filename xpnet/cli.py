@@ -338,7 +338,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     spec = None
     if any(value is not None for value in asked.values()):
         spec = ClusterSpec(scheduler=args.scheduler, workers=args.workers, threads_per_worker=args.threads_per_worker,
-                           worker_memory=args.worker_memory, device=args.device or "cpu", timeout=args.timeout)
+                           worker_memory=args.worker_memory, timeout=args.timeout)
     result = score.score(model.load(args.weights), args.input, args.output, backend=args.backend, device=args.device,
                          batch_size=args.batch_size, cluster=spec, overwrite=args.overwrite,
                          progress=not (args.quiet or args.json))

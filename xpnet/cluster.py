@@ -40,7 +40,6 @@ class ClusterSpec:
     workers: int | None = None
     threads_per_worker: int = 1
     worker_memory: str | None = None
-    device: str = "cpu"
     timeout: float = CONNECT_TIMEOUT
 
     def __post_init__(self) -> None:
@@ -52,8 +51,10 @@ class ClusterSpec:
 
 
 @contextmanager
-def connect(spec: ClusterSpec | None = None) -> Iterator[Any]:
+def connect(spec: ClusterSpec | None = None, device: str = "cpu") -> Iterator[Any]:
     """A ``distributed.Client`` on the cluster ``spec`` describes, Dask's default scheduler until the block ends.
+
+    ``device``: the canonical device of the backend that will run there ("gpu:all" starts a dask-cuda cluster).
 
     A LocalCluster started here is closed at the end; a scheduler given by address is left
     running. ClusterUnreachable when that scheduler does not answer within ``spec.timeout``
@@ -69,7 +70,7 @@ def connect(spec: ClusterSpec | None = None) -> Iterator[Any]:
         with _client_at(Client, spec.scheduler, spec.timeout) as client:
             yield client
         return
-    with _local_cluster(spec) as cluster, Client(cluster) as client:
+    with _local_cluster(spec, device) as cluster, Client(cluster) as client:
         yield client
 
 
@@ -91,13 +92,13 @@ def _client_at(client_class: Any, address: str, timeout: float) -> Iterator[Any]
 
 
 @contextmanager
-def _local_cluster(spec: ClusterSpec) -> Iterator[Any]:
+def _local_cluster(spec: ClusterSpec, device: str) -> Iterator[Any]:
     """A LocalCluster (a LocalCUDACluster for "gpu:all") on 127.0.0.1, any free port, no dashboard; closed after."""
     options: dict[str, Any] = {"host": "127.0.0.1", "scheduler_port": 0, "dashboard_address": ":0",
                                "silence_logs": logging.ERROR, "threads_per_worker": spec.threads_per_worker}
     if spec.worker_memory is not None:
         options["memory_limit"] = spec.worker_memory
-    if spec.device == "gpu:all":
+    if device == "gpu:all":
         try:
             from dask_cuda import LocalCUDACluster
         except ImportError as err:

@@ -231,7 +231,7 @@ def check(
         if not st.available:
             report.skipped.append(str(st.reason))
             continue
-        for cluster_size in _clusters(backends.backend_class(name).chunked, workers):
+        for cluster_size in _clusters(backends.backend_class(name).chunked, workers, device):
             for dtype in dtypes:
                 reason = backends.get(name, device).dtype_missing(dtype)
                 if reason:
@@ -247,7 +247,7 @@ def check(
     return report
 
 
-def _clusters(chunked: bool, workers: Sequence[int]) -> Iterator[int | None]:
+def _clusters(chunked: bool, workers: Sequence[int], device: str) -> Iterator[int | None]:
     """Where a backend's rows run: None (this process), or for a chunked backend each size of ``workers`` in turn,
     its LocalCluster Dask's scheduler until the next size is asked for."""
     if not chunked or not workers:
@@ -256,7 +256,7 @@ def _clusters(chunked: bool, workers: Sequence[int]) -> Iterator[int | None]:
     from xpnet.cluster import ClusterSpec, connect
 
     for n in workers:
-        with connect(ClusterSpec(workers=n)):
+        with connect(ClusterSpec(workers=n), device):
             yield n
 
 

@@ -103,8 +103,7 @@ def score(
     workers = None
     with _output(output_path, out_kind, shape, rows) as out:
         if model.backend.chunked:
-            workers = _on_cluster(model, X, out, variant, rows, cluster or ClusterSpec(device=model.backend.device),
-                                  progress)
+            workers = _on_cluster(model, X, out, variant, rows, cluster or ClusterSpec(), progress)
         else:
             model.predict_proba(X, variant, batch_size=rows, progress=progress, out=out)
     return ScoreResult(shape[0], time.perf_counter() - started, str(output_path), model.backend.name,
@@ -182,7 +181,7 @@ def _on_cluster(model: Model, X: Any, out: Any, variant: str, rows: int, spec: C
     if be.device != "cpu":
         P = P.map_blocks(be.blocks.asnumpy, meta=np.empty((0, 0), P.dtype))
     P = P.map_blocks(check.outputs, dtype=P.dtype, meta=np.empty((0, 0), P.dtype))
-    with connect(spec) as client:
+    with connect(spec, model.backend.device) as client:
         job = client.compute(da.store(P.astype(np.float32), out, lock=False, compute=False))
         try:
             if progress:
