@@ -196,6 +196,24 @@ def _warm(target: Callable[[], Any], seconds: float) -> tuple[float, int]:
 PAIRED_MIN_ROUNDS = 7
 
 
+def interleaved(calls: dict[str, Callable[[], Any]], rounds: int,
+                iterations: int = 1) -> tuple[dict[str, list[float]], float | None]:
+    """Each call's time per round (``iterations`` calls back to back) over ``rounds`` rounds in which every call
+    runs once, the order reversed every other round, so that a neighbour's load falls on all of them alike;
+    and the share of the CPUs other processes used meanwhile (:class:`CpuMeter`)."""
+    meter = CpuMeter()
+    meter.start()
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    order = list(calls.items())
+    for i in range(rounds):
+        for name, fn in order if i % 2 == 0 else order[::-1]:
+            t0 = time.perf_counter()
+            for _ in range(iterations):
+                fn()
+            times[name].append(time.perf_counter() - t0)
+    return times, meter.stop()
+
+
 def paired_overhead(
     a: Callable[[], Any], ta: float, b: Callable[[], Any], tb: float, settings: Settings,
 ) -> dict[str, Any]:
@@ -213,16 +231,8 @@ def paired_overhead(
     rounds = max(settings.min_rounds, PAIRED_MIN_ROUNDS, math.ceil(settings.max_time / (iterations * (ta + tb))))
     rounds = min(rounds, 100_000)
     settings.gate.wait()
-    meter = CpuMeter()
-    meter.start()
-    times: dict[str, list[float]] = {"a": [], "b": []}
-    for i in range(rounds):
-        for name, fn in ((("a", a), ("b", b)) if i % 2 == 0 else (("b", b), ("a", a))):
-            t0 = time.perf_counter()
-            for _ in range(iterations):
-                fn()
-            times[name].append(time.perf_counter() - t0)
-    settings.gate.last = load = meter.stop()
+    times, load = interleaved({"a": a, "b": b}, rounds, iterations)
+    settings.gate.last = load
     ratios = [ta_ / tb_ for ta_, tb_ in zip(times["a"], times["b"], strict=True)]
     return {"paired_overhead": min(times["a"]) / min(times["b"]) - 1,
             "paired_overhead_median": float(np.median(ratios)) - 1,

@@ -3,9 +3,9 @@ X, and ``predict_proba`` streaming a memory-mapped ``.npy`` (already in the page
 
     python -m xpnet.bench.stream_timing --rows 100000 --backends numpy,jax,tensorflow,torch
 
-Each round times the three once each, in turn, so that a neighbour's load falls on all three alike;
-the medians over the rounds and the ratios are printed (and kept as JSON with ``--json``). Every
-result is checked against the in-memory NumPy answer before the clock starts.
+Each round times the three once each, in turn (``harness.interleaved``), so that a neighbour's load falls
+on all three alike; the medians over the rounds and the ratios are printed (and kept as JSON with
+``--json``). Every result is checked against the in-memory NumPy answer before the clock starts.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import numpy as np
 
 import xpnet
 from xpnet import backends
-from xpnet.bench.harness import CpuMeter
+from xpnet.bench.harness import interleaved
 
 
 def _paths(name: str, variant: str, X: np.ndarray, mapped: np.ndarray) -> dict[str, Callable[[], Any]]:
@@ -51,15 +50,7 @@ def measure(rows: int, names: list[str], rounds: int) -> list[dict[str, Any]]:
             for what, call in paths.items():
                 np.testing.assert_allclose(call(), reference, rtol=1e-5, atol=1e-6, err_msg=f"{name} {what}")
                 call()  # warm: compilation, first touch, the file's pages
-            times: dict[str, list[float]] = {what: [] for what in paths}
-            meter = CpuMeter()
-            meter.start()
-            for _ in range(rounds):
-                for what, call in paths.items():
-                    t0 = time.perf_counter()
-                    call()
-                    times[what].append(time.perf_counter() - t0)
-            load = meter.stop()
+            times, load = interleaved(paths, rounds)
             med = {what: float(np.median(ts)) for what, ts in times.items()}
             results.append({"backend": name, "variant": variant, "rows": rows, "rounds": rounds, "median_s": med,
                             "foreign_load": load,
