@@ -129,6 +129,19 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def _scheduler_address(info: Path, timeout: float) -> str:
+    """The address in the scheduler file once it is written whole (the scheduler writes it in place: a reader can
+    find it present and still empty)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return json.loads(info.read_text())["address"]
+        except (OSError, ValueError, KeyError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def test_a_scheduler_and_two_workers_started_by_hand_score_the_file(files, tmp_path):
     """``dask scheduler`` and ``dask worker`` as a user (or a deployment tool) starts them; xpnet only connects."""
     info = tmp_path / "scheduler.json"
@@ -136,10 +149,7 @@ def test_a_scheduler_and_two_workers_started_by_hand_score_the_file(files, tmp_p
     procs = [_start([*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                      "--scheduler-file", str(info)])]
     try:
-        deadline = time.monotonic() + 60
-        while not info.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        address = json.loads(info.read_text())["address"]
+        address = _scheduler_address(info, timeout=60)
         procs += [_start([*dask, "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard",
                           "--memory-limit", "1GiB"]) for _ in range(2)]
         with connect(ClusterSpec(scheduler=address)) as client:
