@@ -257,6 +257,16 @@ class Backend:
     #: cache between layers (for a backend whose compiler does not fuse them, or that has none). None: whole.
     block_rows: ClassVar[int | None] = None
 
+    #: Hidden layers run widened to a multiple of this many units (zero weights in and out, the same outputs:
+    #: ``xpnet.model.widen_hidden``) where the framework's matrix product is measurably faster so; 0: as they are.
+    hidden_multiple: int = 0
+
+    def array_version(self, a: Any) -> Any:
+        """A token that changes when ``a`` is written in place (PyTorch's version counter; a constant for arrays
+        that are never written, JAX's), so that a copy made from ``a`` (widened layers) is known to be stale.
+        None where no one can tell (NumPy's arrays): then no copy is kept."""
+        return None
+
     def borrow_rows(self, x: np.ndarray, dtype: str = "float32") -> Any:
         """Host rows as a backend array that may share ``x``'s memory (zero-copy where the device is the CPU).
 

@@ -275,6 +275,14 @@ def test_breakdown_times_every_piece_of_the_forward() -> None:
     assert all(0 < eager and 0 < jit for eager, jit in found.values())
 
 
+def test_breakdown_times_onnxruntime_on_the_same_pieces() -> None:
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install \"xpnet[onnx]\")")
+    pytest.importorskip("onnx", reason="onnx is not installed (pip install \"xpnet[onnx]\")")
+    found = breakdown.onnxruntime_pieces(m=64, repeats=1)
+    assert list(found) == ["X @ W1 + b1", "whole forward"]
+    assert all(seconds > 0 for seconds in found.values())
+
+
 def test_fit_timing_trains_with_xpnet_and_keras() -> None:
     digits = data.load("builtin")
     tr, te = data.train_test_split(digits, test_fraction=0.2, seed=0)

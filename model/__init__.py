@@ -27,6 +27,7 @@ from .network import (
     forward_trace,
     in_row_blocks,
     predict_from_proba,
+    widen_hidden,
 )
 from .params import Params, describe, init_params, load, save
 from .summary import summary
@@ -38,5 +39,5 @@ __all__ = [
     "bind_activations", "check_seed", "check_trainable", "dense", "dense_loop", "describe", "forward_checked",
     "forward_loop", "forward_matmul", "forward_one_loop", "forward_trace", "in_row_blocks", "init_params", "linear",
     "load", "loss", "loss_and_grads", "make_step", "namespace_of", "predict_from_proba", "relu", "save", "sigmoid",
-    "softmax", "summary",
+    "softmax", "summary", "widen_hidden",
 ]

@@ -173,6 +173,38 @@ def in_row_blocks(forward: Callable[[Layers, Any], Any], rows: int, xp: Any) -> 
     return blocked
 
 
+def widen_hidden(layers: Layers, activations: Activations, multiple: int, xp: Any) -> tuple[tuple[Any, Any], ...]:
+    """The same network with each hidden layer's units padded to a multiple of ``multiple``: the same outputs.
+
+    Why: a framework's matrix product may be measurably faster at such widths (PyTorch's on a CPU:
+    m x 400 by 400 x 32 in 0.79x the time of 400 x 25 at m = 1000, measured). The added units have zero
+    weights and bias in, so their sums are 0 (NaN or inf only in a row with a NaN or inf, which
+    the first layer's check refuses anyway), and zero weights out into the next layer, so they add
+    exact zeros to its sums. Only layers followed by another and with an element-wise activation
+    named here (all of which map 0 to a finite value) are widened; a row-wise one (softmax) would
+    count the added units, and the last layer's width is the output's.
+    """
+    widened, added = [], 0  # added: units the layer before gained, i.e. zero rows for this layer's W
+    for i, ((W, b), name) in enumerate(zip(layers, activations, strict=True)):
+        if added:
+            W = xp.concat([W, _zeros_along(W[:1, :], 0, added, xp)], axis=0)
+        hidden = i < len(layers) - 1 and isinstance(name, str) and name not in ROWWISE
+        added = -W.shape[1] % multiple if hidden else 0
+        if added:
+            W = xp.concat([W, _zeros_along(W[:, :1], 1, added, xp)], axis=1)
+            b = xp.concat([b, _zeros_along(b[..., :1], b.ndim - 1, added, xp)], axis=-1)
+        widened.append((W, b))
+    return tuple(widened)
+
+
+def _zeros_along(edge: Any, axis: int, n: int, xp: Any) -> Any:
+    """Zeros of the dtype and device of ``edge`` (an array 1 wide along ``axis``), ``n`` wide there: made from
+    the array itself, because arrays being traced by a compiler (JAX's) have no ``device`` to ask."""
+    shape = list(edge.shape)
+    shape[axis] = n
+    return xp.broadcast_to(xp.zeros_like(edge), tuple(shape))
+
+
 def forward_trace(layers: Layers, X: Any, activations: Activations, xp: Any) -> tuple[list[Any], Any]:
     """What training needs of the forward: the input of every layer and the last layer's logits.
 
