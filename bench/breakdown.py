@@ -10,7 +10,8 @@ backend of the registry):
 * layers 2 and 3 (m x 25 -> 15 -> 1, matmuls and sigmoids);
 * the whole forward.
 
-Each piece runs with the backend's fused kernels (``Backend.kernels()``), as ``xpnet.Model`` runs
+Each piece runs with the backend's fused kernels (``Backend.kernels()``) and, where the backend
+widens hidden layers (``Backend.hidden_multiple``), on the widened layers, as ``xpnet.Model`` runs
 them. ``--onnxruntime`` adds ONNX Runtime's own times for ``X @ W1 + b1`` (a one-layer graph:
 MLAS's product) and for the whole network, on the same inputs: the peer's cost piece by piece.
 
@@ -24,8 +25,9 @@ import argparse
 from typing import Any
 
 from xpnet import backends
+from xpnet.api import WIDEN_FROM_ROWS
 from xpnet.bench.harness import best_time
-from xpnet.model import LayerSpec, Network, Params, bind_activations, forward_matmul, init_params
+from xpnet.model import LayerSpec, Network, Params, bind_activations, forward_matmul, init_params, widen_hidden
 from xpnet.parity import sample_inputs
 from xpnet.validation import split_names
 
@@ -41,6 +43,8 @@ def pieces(be: backends.Backend, m: int, dtype: str = "float32", repeats: int = 
     affine, acts = kernels.get("affine"), bind_activations(init_params(seed=0).network.activations, xp, kernels)
     params = init_params(seed=0).map(lambda a: be.asarray(a, dtype))
     layers = params.layers
+    if be.hidden_multiple and m >= WIDEN_FROM_ROWS:  # as xpnet.Model runs them
+        layers = widen_hidden(layers, params.network.activations, be.hidden_multiple, xp)
     (W1, b1), g1 = layers[0], acts[0]
     X = be.asarray(sample_inputs(m), dtype)
     Z1 = be.sync(xp.matmul(X, W1))

@@ -45,6 +45,10 @@ class Row:
     name: str
     foreign_load: float | None = None
     paired_overhead: float | None = None
+    #: Examples/s the network's skinny first product allows here (``limits.DeviceLimits.ceiling``).
+    ceiling: float | None = None
+    #: This row's time over ONNX Runtime's, from interleaved rounds (``harness.run``'s ``paired_vs_rival``).
+    vs_onnxruntime: float | None = None
 
     @property
     def rate(self) -> float:
@@ -76,7 +80,7 @@ def rows(data: dict[str, Any]) -> list[Row]:
         found.append(Row(
             info["impl"], info["backend"], info["device"], info["variant"], info["column"], int(info["m"]),
             info["dtype"], float(bench["stats"]["median"]), info.get("roofline"), bench["name"],
-            info.get("foreign_load"), info.get("paired_overhead"),
+            info.get("foreign_load"), info.get("paired_overhead"), info.get("ceiling"), info.get("paired_vs_rival"),
         ))
     return found
 
@@ -206,22 +210,36 @@ def targets(found: list[Row]) -> list[tuple[str, bool | None, str]]:
 
     best1 = fastest(1)
     predict = index.get(("keras", "keras", "cpu", "predict", 1, "float32"))
-    ort1 = index.get(("onnxruntime", "onnxruntime", "cpu", "session", 1, "float32"))
     if best1 and predict:
         ratio = predict.median / best1.median
         out.append((f"fastest xpnet CPU path >= {PREDICT_SPEEDUP_MIN:.0f}x Keras predict at m = 1",
                     ratio >= PREDICT_SPEEDUP_MIN, f"{best1.backend} {best1.variant} {fmt_time(best1.median)} vs "
                     f"predict {fmt_time(predict.median)}: {ratio:,.0f}x"))
-    if best1 and ort1:
-        ratio = best1.median / ort1.median
-        out.append((f"fastest xpnet CPU path within {ORT_LATENCY_MAX:.0f}x of ONNX Runtime at m = 1",
-                    ratio <= ORT_LATENCY_MAX, f"{best1.backend} {best1.variant} {fmt_time(best1.median)} vs "
-                    f"{fmt_time(ort1.median)}: {ratio:.2f}x"))
-    for m in sorted({r.m for r in found if r.m == 1 or r.m >= 1000}):
-        best, ort = fastest(m), index.get(("onnxruntime", "onnxruntime", "cpu", "session", m, "float32"))
+    def against_onnxruntime(m: int) -> tuple[float, str] | None:
+        """The xpnet path closest to ONNX Runtime at m: (its time over ONNX Runtime's, the numbers). From the
+        interleaved rounds where the run has them (rows timed apart turn on whatever ran in between), else
+        from the two rows' medians."""
+        ort = index.get(("onnxruntime", "onnxruntime", "cpu", "session", m, "float32"))
+        paired = [r for r in cpu_xpnet if r.m == m and r.dtype == "float32" and r.vs_onnxruntime is not None]
+        if paired:
+            r = min(paired, key=lambda r: r.vs_onnxruntime)
+            rows = f"; rows: {fmt_rate(r.rate)} vs {fmt_rate(ort.rate)}" if ort else ""
+            return r.vs_onnxruntime, (f"{r.backend} {r.variant}: {r.vs_onnxruntime:.2f}x ONNX Runtime's time in "
+                                      f"interleaved rounds{rows}")
+        best = fastest(m)
         if best and ort:
-            out.append((f"fastest xpnet CPU path >= ONNX Runtime at m = {m:,}", best.rate >= ort.rate,
-                        f"{best.backend} {best.variant} {fmt_rate(best.rate)} vs {fmt_rate(ort.rate)}"))
+            return best.median / ort.median, (f"{best.backend} {best.variant} {fmt_rate(best.rate)} vs "
+                                              f"{fmt_rate(ort.rate)} (rows timed apart)")
+        return None
+
+    near = against_onnxruntime(1)
+    if near:
+        out.append((f"fastest xpnet CPU path within {ORT_LATENCY_MAX:.0f}x of ONNX Runtime at m = 1",
+                    near[0] <= ORT_LATENCY_MAX, near[1]))
+    for m in sorted({r.m for r in found if r.m == 1 or r.m >= 1000}):
+        near = against_onnxruntime(m)
+        if near:
+            out.append((f"fastest xpnet CPU path >= ONNX Runtime at m = {m:,}", near[0] <= 1.0, near[1]))
     for r in sorted((r for r in found if r.impl == "user" and r.paired_overhead is not None), key=lambda r: r.key):
         if r.m == 100_000 and r.device == "cpu":
             ratio = 1 + r.paired_overhead
@@ -239,6 +257,11 @@ def targets(found: list[Row]) -> list[tuple[str, bool | None, str]]:
             share = share_of_roofline(best) or 0.0
             out.append((f"best matmul/jit at m = {m:,} float32 on {device} >= {ROOFLINE_MIN:.0%} of roofline",
                         share >= ROOFLINE_MIN, f"{best.backend} {best.variant} {fmt_rate(best.rate)} = {share:.0%}"))
+            if share < ROOFLINE_MIN and best.ceiling:  # the issue's fallback: the skinny product's ceiling
+                out.append((f"... or >= {ROOFLINE_MIN:.0%} of the ceiling of the first product (X @ W1 at the best "
+                            "rate measured here)", best.rate / best.ceiling >= ROOFLINE_MIN,
+                            f"{best.backend} {best.variant} {fmt_rate(best.rate)} = {best.rate / best.ceiling:.0%} "
+                            f"of {fmt_rate(best.ceiling)}"))
     return out
 
 

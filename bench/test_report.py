@@ -77,11 +77,17 @@ def test_limits_arithmetic() -> None:
     assert lim.roofline("float32") == pytest.approx(min(16e9 / 1600, 145e9 / 20_780))
     assert lim.bound("float32") == "compute"
     assert lim.roofline("float64") is None
+    assert lim.ceiling("float32") is None  # the first product was not measured
+    lim.first_product["float32"] = 60e9
+    assert lim.ceiling("float32") == pytest.approx(min(16e9 / 1600, 60e9 / 20_780))
+    assert lim.to_dict()["ceiling"] == {"float32": pytest.approx(60e9 / 20_780)}
 
 
 def test_limits_measure_quick() -> None:
     found = limits.measure([("numpy", "cpu")], ["float32"], quick=True)
     assert found["cpu"].bandwidth > 0 and found["cpu"].peak["float32"] > 0
+    assert found["cpu"].first_product["float32"] > 0 and found["cpu"].first_product_by["float32"] == "numpy"
+    assert 0 < found["cpu"].ceiling("float32") <= found["cpu"].bandwidth / 1600
 
 
 def test_buffer_rotation_exceeds_the_cache() -> None:
@@ -163,7 +169,8 @@ def run_json(tmp_path: Path) -> Path:
             _bench("native", "torch", "jit", "jit", 1, 20e-6),
             _bench("keras", "keras", "predict", "jit", 1, 0.04),
             _bench("onnxruntime", "onnxruntime", "session", "jit", 1, 12e-6),
-            _bench("xpnet", "numpy", "matmul", "matmul", 1_000_000, 0.5, paired_overhead=0.01),
+            _bench("xpnet", "numpy", "matmul", "matmul", 1_000_000, 0.5, paired_overhead=0.01, ceiling=3e6,
+                   paired_vs_rival=0.9),
             _bench("onnxruntime", "onnxruntime", "session", "jit", 1_000_000, 0.4),
             {"name": "unrelated", "stats": {"median": 1.0}, "extra_info": {}},
         ],
@@ -189,7 +196,15 @@ def test_report_table_and_targets(run_json: Path, tmp_path: Path) -> None:
     assert status["fastest xpnet CPU path >= 1000x Keras predict at m = 1"] is True  # 0.04 / 20e-6 = 2000x
     assert status["fastest xpnet CPU path within 2x of ONNX Runtime at m = 1"] is True  # 20 / 12 us
     assert status["fastest xpnet CPU path >= ONNX Runtime at m = 1"] is False  # ... but not as fast
-    assert status["fastest xpnet CPU path >= ONNX Runtime at m = 1,000,000"] is False
+    # the rows alone (0.5 s against 0.4 s, timed apart) would say slower; the interleaved rounds say 0.9x its time
+    assert status["fastest xpnet CPU path >= ONNX Runtime at m = 1,000,000"] is True
+    detail = {what: d for what, _, d in report.targets(found)}
+    assert detail["fastest xpnet CPU path >= ONNX Runtime at m = 1,000,000"].startswith(
+        "numpy matmul: 0.90x ONNX Runtime's time in interleaved rounds")
+    assert detail["fastest xpnet CPU path >= ONNX Runtime at m = 1"].endswith("(rows timed apart)")
+    assert status["best matmul/jit at m = 1,000,000 float32 on cpu >= 60% of roofline"] is False  # 2 of 7 M/s
+    fallback = [(ok, detail) for what, ok, detail in report.targets(found) if "ceiling of the first product" in what]
+    assert fallback == [(True, "numpy matmul 2 M/s = 67% of 3 M/s")]  # 2 of the 3 M/s its first product allows
     assert "16.0 GB/s" in report.summary(data)
     assert report.plot(found, tmp_path / "plot.png", data["xpnet"]["limits"]).stat().st_size > 10_000
 
