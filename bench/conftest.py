@@ -54,12 +54,6 @@ def matrix(config: pytest.Config) -> list[cases.Case]:
     return config.stash[_MATRIX]
 
 
-@pytest.fixture(scope="session")
-def run_cases(pytestconfig: pytest.Config) -> list[cases.Case]:
-    """Every row of this run (to see whether another implementation is timed at a row's size)."""
-    return matrix(pytestconfig)
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``<impl>_case`` arguments get that implementation's rows.
 

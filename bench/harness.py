@@ -248,18 +248,13 @@ def run(
     what: str,
     settings: Settings,
     peer: Subject | None = None,
-    rival: Subject | None = None,
 ) -> dict[str, Any]:
     """Check ``subject`` against ``ref`` (the reference for ``host_inputs[0]``), then time it; returns extra info.
 
     With benchmarks disabled (``--benchmark-disable``) the callable runs once, and that
     one result is checked: the test suite's fast correctness pass over every row. With a
     ``peer`` (the native code of the same backend), its overhead is also measured in
-    interleaved rounds (:func:`paired_overhead`), after the peer's own result is checked. With a ``rival``
-    (another library's run of the same network, ONNX Runtime), the ratio of the two times is measured the
-    same way (``paired_vs_rival``: the subject's time over the rival's): rows timed one after the other on
-    a shared machine can be disturbed by any amount in between, and a target that compares two rows
-    must not turn on that.
+    interleaved rounds (:func:`paired_overhead`), after the peer's own result is checked.
     """
     xs, target = _rotating(subject, host_inputs)
     if settings.disabled or getattr(benchmark, "disabled", False):
@@ -288,13 +283,6 @@ def run(
         check(peer.to_numpy(ptarget()), ref, dtype, f"{what} (native peer)")
         peer_call, _ = _warm(ptarget, settings.warmup)
         paired = paired_overhead(target, per_call, ptarget, peer_call, settings)
-    if rival is not None:
-        _, rtarget = _rotating(rival, host_inputs)
-        check(rival.to_numpy(rtarget()), ref, dtype, f"{what} (rival)")
-        rival_call, _ = _warm(rtarget, settings.warmup)
-        against = paired_overhead(target, per_call, rtarget, rival_call, settings)
-        paired |= {"paired_vs_rival": 1 + against["paired_overhead"],
-                   "paired_vs_rival_median": 1 + against["paired_overhead_median"]}
     return paired | {
         "max_rel_err": max_rel,
         "first_call_s": first_call,

@@ -57,13 +57,12 @@ def native_fns() -> dict[tuple[str, str, str], Any]:
 def _measure(
     benchmark: Any, case: Case, subject: harness.Subject, host_inputs: Any, settings: harness.Settings,
     device_limits: dict[str, DeviceLimits], version: str | None, peer: harness.Subject | None = None,
-    rival: harness.Subject | None = None,
 ) -> None:
     """Check and time ``subject`` for ``case``, recording the row's identity and roofline in ``extra_info``."""
     benchmark.group = case.group
     xs, ref = host_inputs.get(case.m)
     with native.honest_compilers():
-        found = harness.run(benchmark, subject, xs, ref, case.dtype, f"{case.impl} {case.id}", settings, peer, rival)
+        found = harness.run(benchmark, subject, xs, ref, case.dtype, f"{case.impl} {case.id}", settings, peer)
     lim = device_limits.get(case.device)
     benchmark.extra_info.update(
         impl=case.impl, backend=case.backend, device=case.device, variant=case.variant, column=case.column,
@@ -95,11 +94,9 @@ _PEER_KIND = {"matmul": "eager", "jit": "jit"}
 
 
 def test_xpnet(benchmark: Any, xpnet_case: Case, params: Any, models: dict, native_fns: dict, host_inputs: Any,
-               settings: harness.Settings, device_limits: dict, run_cases: list[Case],
-               rival_sessions: dict) -> None:
+               settings: harness.Settings, device_limits: dict) -> None:
     """xpnet's forward, ``Model.forward_fn(variant)`` on arrays already on the device; with its overhead against
-    the native code measured in interleaved rounds when the backend has a native peer, and its time against
-    ONNX Runtime's the same way when the run has ONNX Runtime's row of this size (the targets compare them)."""
+    the native code measured in interleaved rounds when the backend has a native peer."""
     case = xpnet_case
     be = _backend(case)
     model = _model(models, params, be, case.dtype)
@@ -111,27 +108,7 @@ def test_xpnet(benchmark: Any, xpnet_case: Case, params: Any, models: dict, nati
     if case.variant in _PEER_KIND and not settings.disabled:
         found = _native(case, _PEER_KIND[case.variant], be, model, native_fns)
         peer = None if isinstance(found, str) else found
-    rival = None if settings.disabled else _onnxruntime_rival(case, run_cases, params, rival_sessions)
-    _measure(benchmark, case, subject, host_inputs, settings, device_limits, be.version, peer, rival)
-
-
-@pytest.fixture(scope="session")
-def rival_sessions() -> dict[str, Any]:
-    return {}
-
-
-def _onnxruntime_rival(case: Case, run_cases: list[Case], params: Any, sessions: dict) -> harness.Subject | None:
-    """ONNX Runtime's session as the rival of a CPU row, when the run times ONNX Runtime at this size and dtype."""
-    if case.device != "cpu" or case.variant == "loop" or not any(
-            c.impl == "onnxruntime" and c.m == case.m and c.dtype == case.dtype for c in run_cases):
-        return None
-    if case.dtype not in sessions:
-        try:
-            sessions[case.dtype] = peers.onnxruntime_session(params, case.dtype)
-        except ImportError:
-            return None
-    dtype = np.dtype(case.dtype)
-    return harness.Subject(fn=sessions[case.dtype], prepare=lambda X: np.ascontiguousarray(X, dtype=dtype))
+    _measure(benchmark, case, subject, host_inputs, settings, device_limits, be.version, peer)
 
 
 def test_user(benchmark: Any, user_case: Case, params: Any, models: dict, host_inputs: Any,
