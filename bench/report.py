@@ -208,12 +208,12 @@ def targets(found: list[Row]) -> list[tuple[str, bool | None, str]]:
 
     best1 = fastest(1)
     predict = index.get(("keras", "keras", "cpu", "predict", 1, "float32"))
+    ort1 = index.get(("onnxruntime", "onnxruntime", "cpu", "session", 1, "float32"))
     if best1 and predict:
         ratio = predict.median / best1.median
         out.append((f"fastest xpnet CPU path >= {PREDICT_SPEEDUP_MIN:.0f}x Keras predict at m = 1",
                     ratio >= PREDICT_SPEEDUP_MIN, f"{best1.backend} {best1.variant} {fmt_time(best1.median)} vs "
                     f"predict {fmt_time(predict.median)}: {ratio:,.0f}x"))
-    ort1 = index.get(("onnxruntime", "onnxruntime", "cpu", "session", 1, "float32"))
     if best1 and ort1:
         ratio = best1.median / ort1.median
         out.append((f"fastest xpnet CPU path within {ORT_LATENCY_MAX:.0f}x of ONNX Runtime at m = 1",

@@ -156,10 +156,11 @@ class Model:
         held: list[Any] = [None]  # (key, layers, widened), replaced whole: a concurrent call sees one or the other
 
         def on_widened(layers: Any, X: Any) -> Any:
+            if not _widens(X):
+                return forward(layers, X)
             own = self.params.layers
-            if not _widens(X) or len(layers) != len(own) or any(
-                    a is not o for pair, own_pair in zip(layers, own, strict=True)
-                    for a, o in zip(pair, own_pair, strict=True)):
+            if len(layers) != len(own) or any(a is not o for pair, own_pair in zip(layers, own, strict=True)
+                                              for a, o in zip(pair, own_pair, strict=True)):
                 return forward(layers, X)
             key = tuple((id(a), be.array_version(a)) for pair in own for a in pair)
             if any(version is None for _, version in key):
@@ -317,7 +318,8 @@ WIDEN_FROM_ROWS = 512
 
 def _widens(X: Any) -> bool:
     """Whether a forward on X runs on widened layers (``Backend.hidden_multiple``): a batch of enough rows."""
-    return X.ndim == 2 and X.shape[0] >= WIDEN_FROM_ROWS
+    shape = X.shape
+    return len(shape) == 2 and shape[0] >= WIDEN_FROM_ROWS
 
 
 def _check_model_args(params: Any, backend: Any, device: Any) -> None:
