@@ -79,7 +79,7 @@ def pieces(be: backends.Backend, m: int, dtype: str = "float32", repeats: int = 
 
 def onnxruntime_pieces(m: int, dtype: str = "float32", repeats: int = 5) -> dict[str, float]:
     """piece -> seconds in ONNX Runtime (its default threads) on the same weights and inputs as :func:`pieces`:
-    ``X @ W1 + b1`` as a one-layer graph (MatMul and Add, which ONNX Runtime fuses into one Gemm) and the
+    ``X @ W1 + b1`` as a one-layer graph (MatMul and Add, which ONNX Runtime may fuse into one Gemm) and the
     whole network."""
     from xpnet.onnx_export import onnxruntime_session
 
