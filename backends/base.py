@@ -267,6 +267,11 @@ class Backend:
         None where no one can tell (NumPy's arrays): then no copy is kept."""
         return None
 
+    def shares_host(self, x: np.ndarray) -> bool:
+        """Whether the framework can share host array ``x``'s memory as it is (at ``host_alignment``); where it
+        cannot, :meth:`borrow_rows` copies, and the streaming path copies into an aligned buffer of its own."""
+        return not self.host_alignment or x.ctypes.data % self.host_alignment == 0
+
     def borrow_rows(self, x: np.ndarray, dtype: str = "float32") -> Any:
         """Host rows as a backend array that may share ``x``'s memory (zero-copy where the device is the CPU).
 

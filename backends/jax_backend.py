@@ -111,7 +111,7 @@ class JaxBackend(Backend):
         return self.module.device_put(host.astype(self.dtype(dtype), copy=False), self._rows)
 
     def borrow_rows(self, x: np.ndarray, dtype: str = "float32") -> Any:
-        if self.device != "cpu" or x.dtype != dtype or x.ctypes.data % self.host_alignment:
+        if self.device != "cpu" or x.dtype != dtype or not self.shares_host(x):
             return self.asrows(x, dtype)
         return self.module.device_put(x, self._placement, may_alias=True)  # XLA's CPU client shares it
 

@@ -54,9 +54,12 @@ class TensorflowBackend(Backend):
         with self.module.device(self._tf_device):
             return self.module.identity(self.module.convert_to_tensor(x, dtype=dtype))
 
+    def shares_host(self, x: np.ndarray) -> bool:
+        return super().shares_host(x) and x.flags.writeable  # NumPy does not export read-only memory through DLPack
+
     def borrow_rows(self, x: np.ndarray, dtype: str = "float32") -> Any:
-        if self.device != "cpu" or x.dtype != dtype or x.ctypes.data % self.host_alignment or not x.flags.writeable:
-            return self.asrows(x, dtype)  # NumPy does not export read-only memory through DLPack
+        if self.device != "cpu" or x.dtype != dtype or not self.shares_host(x):
+            return self.asrows(x, dtype)
         return self.module.experimental.dlpack.from_dlpack(x.__dlpack__())  # shared; convert_to_tensor copies
 
     def _device_of(self, x: Any) -> str:

@@ -42,7 +42,7 @@ def _subject(path: str, device: str, params: Any) -> tuple[Any, Any, Any]:
 
     backend, _, variant = path.partition("-")
     model = Model(params, backend=backend, device=device)
-    be, forward, layers = model.backend, model.forward_fn(variant or "matmul"), model.layers
+    be, forward, layers = model.backend, model.forward_fn(variant), model.layers
     return (lambda X: be.sync(forward(layers, X))), model.asarray, be.to_numpy
 
 
@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 def _runs_here(path: str, device: str) -> bool:
     """Whether ``path`` can run on ``device`` here; says why not on stderr."""
     from xpnet import backends
+    from xpnet.model import VARIANTS
     from xpnet.onnx_export import onnxruntime_version
 
     if path == PEER:
@@ -153,7 +154,7 @@ def _runs_here(path: str, device: str) -> bool:
               '(pip install "xpnet[onnx]")', file=sys.stderr)
         return False
     backend, _, variant = path.partition("-")
-    if backend not in backends.names() or variant not in ("matmul", "jit", "loop"):
+    if backend not in backends.names() or variant not in VARIANTS:
         raise ValueError(f"unknown path {path!r}: write onnxruntime or backend-variant, e.g. jax-jit "
                          f"(backends: {', '.join(backends.names())})")
     status = backends.status(backend, device)

@@ -269,7 +269,7 @@ class Model:
         be, place = self.backend, self._place
         if (type(X) is not np.ndarray or X.ndim != 2 or X.dtype != place.host_dtype or not X.shape[0]
                 or X.shape[1] != place.n_features or not X.flags.c_contiguous or variant not in ("matmul", "jit")
-                or be.chunked or be.device_count > 1 or (be.host_alignment and X.ctypes.data % be.host_alignment)):
+                or be.chunked or be.device_count > 1 or not be.shares_host(X)):
             return None
         try:
             p, finite = self._forward(variant, checked=True)(self.layers, be.borrow_rows(X, self.dtype))

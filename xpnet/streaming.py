@@ -109,7 +109,7 @@ def _host_rows(X: Any, place: Placement, check_finite: bool, forward_checks: boo
     def part_of(lo: int, hi: int) -> np.ndarray:
         return np.asarray(a[...] if a.ndim == 1 else a[lo:hi])
 
-    stage = _Staging(place.backend.host_alignment)
+    stage = _Staging(place.backend)
 
     def read(lo: int, hi: int, size: int) -> Any:
         host = host_values(part_of(lo, hi), check_finite=scanned, dtype=place.host_dtype, row_offset=lo,
@@ -140,15 +140,16 @@ class _Staging:
     before the next chunk is read.
     """
 
-    def __init__(self, alignment: int) -> None:
-        self.alignment = alignment
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
         self.buffer: np.ndarray | None = None
 
     def hold(self, host: np.ndarray) -> np.ndarray:
-        """``host`` itself when the framework can share it, else its values in the aligned buffer."""
-        align = self.alignment
-        if not align or (host.ctypes.data % align == 0 and host.flags.writeable):
+        """``host`` itself when the framework can share it (``Backend.shares_host``), else its values in the
+        aligned buffer."""
+        if self.backend.shares_host(host):
             return host
+        align = self.backend.host_alignment
         if self.buffer is None or self.buffer.nbytes < host.nbytes + align:
             self.buffer = np.empty(host.nbytes + align, np.uint8)
         start = -self.buffer.ctypes.data % align
