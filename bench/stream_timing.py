@@ -22,6 +22,7 @@ import numpy as np
 import xpnet
 from xpnet import backends
 from xpnet.bench.harness import interleaved
+from xpnet.model.files import atomic_write
 
 
 def _paths(name: str, variant: str, X: np.ndarray, mapped: np.ndarray) -> dict[str, Callable[[], Any]]:
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {r['backend']} | {r['variant']} | {times} | {r['user_over_forward']:.2f}x "
               f"| {r['memmap_share_of_user']:.0%} | {load} |")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        atomic_write(args.json, lambda f: f.write(json.dumps(results, indent=1).encode()))
 
 
 if __name__ == "__main__":
