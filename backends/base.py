@@ -253,6 +253,9 @@ class Backend:
 
     #: Byte alignment at which the framework shares host memory instead of copying it (XLA's 64); 0: any.
     host_alignment: ClassVar[int] = 0
+    #: Whether it shares read-only host memory too (TensorFlow takes host memory through DLPack, through which
+    #: NumPy exports no read-only array).
+    shares_read_only: ClassVar[bool] = True
     #: Rows per block in which an eager forward runs the whole network, so that the hidden activations stay in
     #: cache between layers (for a backend whose compiler does not fuse them, or that has none). None: whole.
     block_rows: ClassVar[int | None] = None
@@ -270,7 +273,8 @@ class Backend:
     def shares_host(self, x: np.ndarray) -> bool:
         """Whether the framework can share host array ``x``'s memory as it is (at ``host_alignment``); where it
         cannot, :meth:`borrow_rows` copies, and the streaming path copies into an aligned buffer of its own."""
-        return not self.host_alignment or x.ctypes.data % self.host_alignment == 0
+        aligned = not self.host_alignment or x.ctypes.data % self.host_alignment == 0
+        return aligned and (self.shares_read_only or x.flags.writeable)
 
     def borrow_rows(self, x: np.ndarray, dtype: str = "float32") -> Any:
         """Host rows as a backend array that may share ``x``'s memory (zero-copy where the device is the CPU).

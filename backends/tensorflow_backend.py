@@ -27,6 +27,7 @@ class TensorflowBackend(Backend):
     array_modules = ("tensorflow",)
     compiler = "tf.function(jit_compile=True)"
     host_alignment = 64  # Eigen's alignment: shared host memory must have it
+    shares_read_only = False  # through DLPack, from which NumPy keeps read-only arrays
 
     @classmethod
     def _import(cls) -> Any:
@@ -53,9 +54,6 @@ class TensorflowBackend(Backend):
     def _asarray(self, x: np.ndarray, dtype: Any) -> Any:
         with self.module.device(self._tf_device):
             return self.module.identity(self.module.convert_to_tensor(x, dtype=dtype))
-
-    def shares_host(self, x: np.ndarray) -> bool:
-        return super().shares_host(x) and x.flags.writeable  # NumPy does not export read-only memory through DLPack
 
     def borrow_rows(self, x: np.ndarray, dtype: str = "float32") -> Any:
         if self.device != "cpu" or x.dtype != dtype or not self.shares_host(x):

@@ -29,15 +29,16 @@ from .network import (
     predict_from_proba,
     widen_hidden,
 )
+from .offset import OffsetRows, offset_sums
 from .params import Params, describe, init_params, load, save
 from .summary import summary
 from .training import LOSSES, Adam, adam_update, check_trainable, loss, loss_and_grads, make_step
 
 __all__ = [
     "ACTIVATIONS", "DERIVATIVES", "LAB_NETWORK", "LOSSES", "ROWWISE", "THRESHOLD", "VARIANTS", "Adam",
-    "FileFormatError", "InputError", "InputTypeError", "LayerSpec", "Network", "Params", "activation", "adam_update",
-    "bind_activations", "check_seed", "check_trainable", "dense", "dense_loop", "describe", "forward_checked",
-    "forward_loop", "forward_matmul", "forward_one_loop", "forward_trace", "in_row_blocks", "init_params", "linear",
-    "load", "loss", "loss_and_grads", "make_step", "namespace_of", "predict_from_proba", "relu", "save", "sigmoid",
-    "softmax", "summary", "widen_hidden",
+    "FileFormatError", "InputError", "InputTypeError", "LayerSpec", "Network", "OffsetRows", "Params", "activation",
+    "adam_update", "bind_activations", "check_seed", "check_trainable", "dense", "dense_loop", "describe",
+    "forward_checked", "forward_loop", "forward_matmul", "forward_one_loop", "forward_trace", "in_row_blocks",
+    "init_params", "linear", "load", "loss", "loss_and_grads", "make_step", "namespace_of", "offset_sums",
+    "predict_from_proba", "relu", "save", "sigmoid", "softmax", "summary", "widen_hidden",
 ]

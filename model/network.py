@@ -16,6 +16,7 @@ from typing import Any
 
 from .activations import ROWWISE, activation, linear
 from .layers import Affine, dense, dense_loop, pre_activation
+from .offset import OffsetRows, offset_sums
 
 #: Forward variants: per unit and per example as in the lab's ``my_dense``, one matmul
 #: per layer for the batch as in ``my_dense_v``, and that matmul forward compiled.
@@ -133,7 +134,7 @@ def forward_matmul(layers: Layers, X: Any, activations: Activations, xp: Any, af
 
 
 def forward_checked(layers: Layers, X: Any, activations: Activations, xp: Any,
-                    affine: Affine | None = None) -> tuple[Any, Any]:
+                    affine: Affine | None = None, compiled: bool = False) -> tuple[Any, Any]:
     """``forward_matmul``'s outputs, and whether every sum of the first layer is finite (a 0-d bool array).
 
     Why this checks X: a NaN or an infinity in a row of X makes that row's first-layer sums non-finite
@@ -142,10 +143,17 @@ def forward_checked(layers: Layers, X: Any, activations: Activations, xp: Any,
     finds every such row for units / n_features of the cost of scanning X (1/16 for the lab's
     network), inside the compiled forward where there is one. A BLAS that skipped zero weights would
     break the premise: ``tests/test_kernels.py`` proves it on every backend's matmul.
+
+    X may be :class:`OffsetRows` (host memory a framework shares only from an aligned address): the
+    first layer's sums are then :func:`offset_sums` (``compiled``: the form a compiler fuses), whose
+    non-finite rows are a batch's to refuse whole.
     """
     (W, b), *rest = layers
     g, *others = bind_activations(activations, xp)
-    Z = pre_activation(X, W, b, xp, affine)
+    if isinstance(X, OffsetRows):
+        Z = offset_sums(X, W, xp, compiled) + b
+    else:
+        Z = pre_activation(X, W, b, xp, affine)
     finite = xp.all(xp.isfinite(Z))
     return forward_matmul(rest, g(Z), others, xp, affine), finite
 

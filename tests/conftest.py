@@ -44,3 +44,12 @@ def mnist_dir() -> Path:
     if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip(f"the MNIST test set is not at {MNIST_DIR}")
     return MNIST_DIR
+
+
+#: Tests that start a long subprocess of their own (``xpnet run``, about a minute): run first, so that under
+#: ``pytest -n 2`` their worker's minute overlaps the other worker's tests instead of trailing after them.
+LONG_FIRST = ("tests/test_run_report.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(LONG_FIRST))  # stable: the rest keep their order

@@ -20,7 +20,7 @@ import pytest
 import xpnet
 from xpnet import streaming
 from xpnet.api import MAPPED_BATCH_SIZE, DeviceMemoryError
-from xpnet.mapped import MappedPages
+from xpnet.mapped import MappedPages, copy_on_write_twin
 from xpnet.validation import InputError
 
 N = 400
@@ -260,6 +260,37 @@ def test_releasing_pages_keeps_every_memmap_mode_correct(tmp_path, mode):
         assert (X[200] == 5.0).all()
         assert p[200, 0] != p[0, 0]
     assert (MappedPages.of(X) is None) == (mode == "c")
+
+
+def test_a_read_only_memmap_has_a_private_writable_twin_of_the_same_file_bytes(tmp_path):
+    """What a framework that shares no read-only memory (TensorFlow) is given instead of a copy: the same values,
+    writable, and a write reaches neither the file nor the user's memmap."""
+    data = np.random.default_rng(0).random((300, N), dtype=np.float32)
+    np.save(tmp_path / "X.npy", data)
+    X = np.load(tmp_path / "X.npy", mmap_mode="r")
+    for part in (X, X[17:250], X[299]):
+        twin, pages = copy_on_write_twin(part)
+        np.testing.assert_array_equal(twin, part)
+        assert twin.flags.writeable and pages is not None
+        twin.reshape(-1)[0] = -1.0
+        assert part.reshape(-1)[0] >= 0
+    np.testing.assert_array_equal(np.load(tmp_path / "X.npy"), data)
+    for other in (np.array(X), np.load(tmp_path / "X.npy", mmap_mode="r+"), np.load(tmp_path / "X.npy", mmap_mode="c"),
+                  X[:, :10], X[::2], X[:0]):
+        assert copy_on_write_twin(other) is None
+
+
+def test_a_framework_that_shares_no_read_only_memory_shares_a_read_only_memmaps_twin(backend, tmp_path, monkeypatch):
+    if backend.shares_read_only or not backend.host_alignment or backend.device != "cpu":
+        pytest.skip(f"{backend.name} on {backend.device} is given the memmap's own chunks")
+    data = np.random.default_rng(1).random((300, N), dtype=np.float32)
+    np.save(tmp_path / "X.npy", data)
+    model, chunks = xpnet.Model(xpnet.init_params(seed=1), backend=backend), []
+    rows = streaming.Staging.rows
+    monkeypatch.setattr(streaming.Staging, "rows", lambda self, host: chunks.append(host) or rows(self, host))
+    p = model.predict_proba(np.load(tmp_path / "X.npy", mmap_mode="r"), "jit", batch_size=100)
+    assert len(chunks) == 3 and all(backend.shares_host(host) for host in chunks)
+    np.testing.assert_allclose(p, model.predict_proba(data, "jit", batch_size=100), rtol=1e-6)
 
 
 # -- out of memory: halve the chunk, then a clear error ----------------------------------------

@@ -111,6 +111,12 @@ def _numpy_forward(params, X):
     return a
 
 
+def _loop_rows(backend, variant: str) -> int:
+    """Rows of the 6 to run: all, but 2 for the loop on a lazy backend (Dask), where each example is a graph
+    of ~500 tasks (0.8 s); the matmul and jit variants check all 6 there."""
+    return 2 if variant == "loop" and backend.chunked else 6
+
+
 def test_the_ten_digit_sequel_is_a_layer_list_and_runs_every_variant(backend, dtype):
     net = Network.parse("25:relu,15:relu,10:softmax")
     params = model.init_params(seed=2, network=net)
@@ -119,9 +125,10 @@ def test_the_ten_digit_sequel_is_a_layer_list_and_runs_every_variant(backend, dt
     ref = _numpy_forward(params.astype("float64"), X.astype(np.float64))
     m = xpnet.Model(params, backend, dtype=dtype)
     for variant in ("loop", "matmul", "jit"):
-        out = m.forward(X, variant)
-        assert tuple(out.shape) == (6, 10)
-        assert_close(out, ref, backend, dtype)
+        rows = _loop_rows(backend, variant)
+        out = m.forward(X[:rows], variant)
+        assert tuple(out.shape) == (rows, 10)
+        assert_close(out, ref[:rows], backend, dtype)
     np.testing.assert_array_equal(m.predict(X), ref.argmax(axis=1))
     assert tuple(m.forward(X[0], "loop").shape) == (10,)
 
@@ -132,9 +139,10 @@ def test_the_lab_network_variants_agree_on_every_backend(backend, dtype):
     ref = xpnet.Model(params, "numpy", dtype="float64").predict_proba(X)
     m = xpnet.Model(params, backend, dtype=dtype)
     for variant in ("loop", "matmul", "jit"):
-        out = m.forward(X, variant)
-        assert tuple(out.shape) == (6, 1)
-        assert_close(out, ref, backend, dtype)
+        rows = _loop_rows(backend, variant)
+        out = m.forward(X[:rows], variant)
+        assert tuple(out.shape) == (rows, 1)
+        assert_close(out, ref[:rows], backend, dtype)
     np.testing.assert_array_equal(m.predict(X), (ref >= 0.5).astype(np.int32))
     one = m.forward(X[0], "loop")
     assert tuple(one.shape) == (1,)

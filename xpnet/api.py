@@ -30,7 +30,16 @@ from xpnet.model import (
     predict_from_proba,
     widen_hidden,
 )
-from xpnet.streaming import MAPPED_BATCH_SIZE, DeviceMemoryError, Placement, Rows, check_outputs, chunks, rows_of
+from xpnet.streaming import (
+    MAPPED_BATCH_SIZE,
+    DeviceMemoryError,
+    Placement,
+    Rows,
+    Staging,
+    check_outputs,
+    chunks,
+    rows_of,
+)
 from xpnet.validation import (
     InputError,
     InputTypeError,
@@ -118,20 +127,21 @@ class Model:
         if (variant, checked) in self._forwards:
             return self._forwards[variant, checked]
         be, names, kernels = self.backend, self.network.activations, self._kernels
-        whole = forward_checked if checked else forward_matmul
 
-        def build(ns: Any) -> ForwardFn:
+        def build(ns: Any, compiled: bool = False) -> ForwardFn:
             # the backend's kernels are for its own namespace; blocks of another (Dask's) get the standard's
             bound, fused = (bind_activations(names, ns, kernels), kernels.get("affine")) if ns is be.xp else \
                 (bind_activations(names, ns), None)
 
             def matmul_forward(layers: Any, X: Any) -> Any:
-                return whole(layers, X, bound, ns, fused)
+                if checked:
+                    return forward_checked(layers, X, bound, ns, fused, compiled)
+                return forward_matmul(layers, X, bound, ns, fused)
 
             return matmul_forward
 
         if variant == "jit":
-            fn = be.jit_rows(build)
+            fn = be.jit_rows(lambda ns: build(ns, compiled=be.compiler is not None))
         else:
             fn = build(be.xp)
             if be.block_rows:
@@ -269,10 +279,10 @@ class Model:
         be, place = self.backend, self._place
         if (type(X) is not np.ndarray or X.ndim != 2 or X.dtype != place.host_dtype or not X.shape[0]
                 or X.shape[1] != place.n_features or not X.flags.c_contiguous or variant not in ("matmul", "jit")
-                or be.chunked or be.device_count > 1 or not be.shares_host(X)):
+                or be.chunked or be.device_count > 1):
             return None
         try:
-            p, finite = self._forward(variant, checked=True)(self.layers, be.borrow_rows(X, self.dtype))
+            p, finite = self._forward(variant, checked=True)(self.layers, Staging(be, self.dtype, offset=True).rows(X))
             p = be.to_numpy(p)
         except Exception as err:
             if be.is_out_of_memory(err):

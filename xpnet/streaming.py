@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from xpnet.backends import Backend
-from xpnet.mapped import MappedPages
+from xpnet.mapped import MappedPages, copy_on_write_twin
+from xpnet.model import OffsetRows
 from xpnet.progress import RowProgress
 from xpnet.validation import (
     InputError,
@@ -31,6 +32,12 @@ from xpnet.validation import (
 
 #: Rows per chunk for a memory-mapped X when no ``batch_size`` is given: 65536 rows of 400 float32 are 100 MiB.
 MAPPED_BATCH_SIZE = 65536
+
+#: Rows that a framework cannot share as they are go to a checked forward as OffsetRows from this size on, and
+#: are copied below it, where the copy costs less than OffsetRows' four arrays (``predict_proba`` with the jit
+#: forward, interleaved, OffsetRows' time over the copy's: JAX 0.91x at 1.6 MB, 0.74x at 3.2 MB to 0.69x at
+#: 26 MB; TensorFlow 1.24x at 1.6 MB, 1.10x at 6.4 MB, 0.89x at 12.8 MB, 0.82x at 26 MB).
+OFFSET_FROM_BYTES = 8 << 20
 
 #: ``fn(X_chunk_on_device) -> result on the device``.
 Forward = Callable[[Any], Any]
@@ -105,18 +112,23 @@ def _host_rows(X: Any, place: Placement, check_finite: bool, forward_checks: boo
     check_feature_shape(a.shape, place.n_features)
     pages = None if stored else MappedPages.of(a)
     scanned = check_finite and not (forward_checks and a.dtype == place.host_dtype)
+    source, be = a, place.backend
+    if pages is not None and not a.flags.writeable and not be.shares_read_only and be.device == "cpu":
+        twin = copy_on_write_twin(a)  # the same pages, which the framework then shares (TensorFlow: 2x faster)
+        if twin is not None and twin[1] is not None:
+            source, pages = twin
 
     def part_of(lo: int, hi: int) -> np.ndarray:
-        return np.asarray(a[...] if a.ndim == 1 else a[lo:hi])
+        return np.asarray(source[...] if source.ndim == 1 else source[lo:hi])
 
-    stage = _Staging(place.backend)
+    stage = Staging(place.backend, place.dtype, offset=check_finite and not scanned)
 
     def read(lo: int, hi: int, size: int) -> Any:
         host = host_values(part_of(lo, hi), check_finite=scanned, dtype=place.host_dtype, row_offset=lo,
                            max_abs=place.max_abs)
         if size > hi - lo:
             host = np.concatenate([host, np.zeros((size - (hi - lo), place.n_features), host.dtype)])
-        return place.backend.borrow_rows(stage.hold(host), place.dtype)
+        return stage.rows(host)
 
     def scan(lo: int, hi: int) -> None:
         host_values(part_of(lo, hi), dtype=place.host_dtype, row_offset=lo, max_abs=place.max_abs)
@@ -130,32 +142,68 @@ def _host_rows(X: Any, place: Placement, check_finite: bool, forward_checks: boo
     return Rows(m, read, row, pages.release, mapped=True, scanned=scanned, scan=scan)
 
 
-class _Staging:
-    """One host buffer at the backend's alignment, reused chunk after chunk.
+class Staging:
+    """Host rows on the device, shared with the host where the framework can share them; reused buffers else.
 
-    A framework that shares host memory only at an alignment (XLA's CPU client: 64 bytes; NumPy's large
-    arrays are at 16) copies anything else itself, single-threaded, into fresh pages (180 ms for 160 MB
-    measured with ``jax.device_put``); NumPy's copy here is 2 to 3 times faster, and the pages of a
-    memory-mapped file's chunks are reused chunk after chunk. Safe because a chunk's result is fetched
-    before the next chunk is read.
+    A framework that shares host memory only at an alignment (XLA's and TensorFlow's CPU runtimes: 64
+    bytes; NumPy's large arrays are at 16) would copy anything else itself, single-threaded, into fresh
+    pages (180 ms for 160 MB measured with ``jax.device_put``). Here such rows go to a checked forward
+    as :class:`~xpnet.model.OffsetRows` (``offset``): all of X's memory from its first aligned address
+    on is shared, and only its first few columns and last row are copied. Otherwise they are copied
+    into one aligned buffer (NumPy's copy is 2 to 3 times faster), reused chunk after chunk, as are the
+    pages of a memory-mapped file's chunks. Safe because a chunk's result is fetched before the next
+    chunk is read.
     """
 
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
+    def __init__(self, backend: Backend, dtype: str, offset: bool = False) -> None:
+        self.backend, self.dtype, self.offset = backend, dtype, offset
         self.buffer: np.ndarray | None = None
 
-    def hold(self, host: np.ndarray) -> np.ndarray:
-        """``host`` itself when the framework can share it (``Backend.shares_host``), else its values in the
-        aligned buffer."""
-        if self.backend.shares_host(host):
-            return host
+    def rows(self, host: np.ndarray) -> Any:
+        """``host`` (rows of X, in the model's host dtype) as the forward takes them on the device."""
+        be = self.backend
+        if not be.host_alignment or be.device != "cpu" or be.shares_host(host):  # shared, or copied to a device
+            return be.borrow_rows(host, self.dtype)
+        offset = self._offset_rows(host) if self.offset and host.dtype == self.dtype and \
+            host.nbytes >= OFFSET_FROM_BYTES else None
+        return offset if offset is not None else be.borrow_rows(self._copy(host), self.dtype)
+
+    def _offset_rows(self, host: np.ndarray) -> OffsetRows | None:
+        """``host`` as OffsetRows whose body is shared with it; None where it is not one block of at least two
+        rows wider than the alignment, or where the framework cannot share that body either (TensorFlow:
+        read-only memory)."""
+        be, size, address = self.backend, host.itemsize, host.ctypes.data
+        if host.ndim != 2 or not host.flags.c_contiguous or address % size or be.host_alignment % size:
+            return None
+        (m, n), j, k = host.shape, -address % be.host_alignment // size, be.host_alignment // size
+        if m < 2 or k >= n:
+            return None
+        body = host.reshape(-1)[j:j + (m - 1) * n].reshape(m - 1, n)
+        if not be.shares_host(body):
+            return None
+        columns = np.arange(j, j + n)
+        columns[columns >= n] = n  # the next row's values
+        head = _aligned(np.zeros((m - 1) * k * size + be.host_alignment, np.uint8), (m - 1, k), host.dtype,
+                        be.host_alignment)  # fresh zeros: cheaper than zeroing columns j: of a buffer kept
+        piece = np.dtype((np.void, j * size))  # each row's j values as one item: 0.7x the time of j floats
+        np.copyto(head[:, :j].view(piece), host[:m - 1, :j].view(piece))  # the j alone: 2 ms at 10^5; all k 6 to 9
+        return OffsetRows(be.borrow_rows(body, self.dtype), be.borrow_rows(head, self.dtype),
+                          be.asrows(host[m - 1:], self.dtype), be.asarray(columns.astype(np.int32), "int32"))
+
+    def _copy(self, host: np.ndarray) -> np.ndarray:
+        """``host``'s values in the buffer at the backend's alignment (allocated once, grown when short)."""
         align = self.backend.host_alignment
         if self.buffer is None or self.buffer.nbytes < host.nbytes + align:
             self.buffer = np.empty(host.nbytes + align, np.uint8)
-        start = -self.buffer.ctypes.data % align
-        view = self.buffer[start:start + host.nbytes].view(host.dtype).reshape(host.shape)
+        view = _aligned(self.buffer, host.shape, host.dtype, align)
         np.copyto(view, host)
         return view
+
+
+def _aligned(buffer: np.ndarray, shape: tuple[int, ...], dtype: np.dtype, align: int) -> np.ndarray:
+    """An array of ``shape`` in bytes ``buffer`` (at least ``align`` bytes longer than it needs), at ``align``."""
+    start = -buffer.ctypes.data % align
+    return buffer[start:start + int(np.prod(shape)) * dtype.itemsize].view(dtype).reshape(shape)
 
 
 def _device_rows(X: Any, place: Placement, check_finite: bool) -> Rows:

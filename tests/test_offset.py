@@ -1,0 +1,156 @@
+"""A user's X shared from its first aligned address (``OffsetRows``) gives X @ W and refuses the same batches.
+
+XLA and TensorFlow share host memory only at 64 bytes, NumPy allocates at 16, so ``predict_proba``
+hands them most of X as a view from its first aligned address (``xpnet.streaming.Staging``) rather
+than a copy. These tests hold that to its promises: the sums are X @ W on every namespace, in both
+forms (compiled and eager), whatever the offset; a finite batch stays finite and any NaN or inf
+anywhere is found, with the error naming the first bad index of X; the view really shares X's
+memory; and read-only or small inputs are copied as before.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpnet
+from xpnet import streaming
+from xpnet.model import OffsetRows, forward_checked, init_params, offset_sums
+
+N = 400
+RTOL = {"float32": 1e-5, "float64": 1e-12}
+
+
+def _pieces(X: np.ndarray, j: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """OffsetRows' four arrays for X read j values in, on the host (what ``Staging`` shares or copies)."""
+    m, n = X.shape
+    body = X.reshape(-1)[j:j + (m - 1) * n].reshape(m - 1, n)
+    head = np.zeros((m - 1, k), X.dtype)
+    head[:, :j] = X[:m - 1, :j]
+    columns = np.arange(j, j + n)
+    columns[columns >= n] = n
+    return body, head, X[m - 1:], columns.astype(np.int32)
+
+
+def _offset(X: np.ndarray, j: int, be=None, k: int = 16) -> OffsetRows:
+    """OffsetRows of X on backend ``be``'s device (NumPy arrays as they are without one)."""
+    pieces = _pieces(X, j, k)
+    if be is None:
+        return OffsetRows(*pieces)
+    dtype = X.dtype.name
+    return OffsetRows(*(be.asarray(a, dtype if a.dtype == X.dtype else "int32") for a in pieces))
+
+
+def _unaligned(m: int, start: int, seed: int = 0, dtype: str = "float32") -> np.ndarray:
+    """An (m, N) array starting ``start`` bytes past a 64-byte boundary (NumPy's own large arrays: 16)."""
+    size = np.dtype(dtype).itemsize
+    buffer = np.empty(m * N * size + 128, np.uint8)
+    first = -buffer.ctypes.data % 64 + start
+    X = buffer[first:first + m * N * size].view(dtype).reshape(m, N)
+    X[...] = np.random.default_rng(seed).random((m, N))
+    return X
+
+
+@pytest.mark.parametrize("j", [1, 4, 12, 15])
+@pytest.mark.parametrize("compiled", [False, True])
+def test_offset_sums_are_x_at_w_on_every_backend(backend, dtype, j, compiled):
+    if backend.chunked:
+        pytest.skip(f"{backend.name} reads host rows in blocks of its own, never as OffsetRows")
+    rng = np.random.default_rng(j)
+    X = rng.normal(size=(37, N)).astype(dtype)
+    W = rng.normal(size=(N, 32)).astype(dtype)
+    want = X.astype(np.float64) @ W.astype(np.float64)
+    got = backend.to_numpy(offset_sums(_offset(X, j, backend), backend.asarray(W, dtype), backend.xp, compiled))
+    np.testing.assert_allclose(got, want, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(want).max())
+
+
+def test_a_finite_batch_stays_finite_and_any_bad_value_is_found():
+    """The next row's first j values meet zero weights: huge finite ones add exact zeros, while a NaN or inf
+    there makes the row before non-finite too, which the checked forward refuses (its batch is bad anyway)."""
+    import array_api_compat.numpy as xp
+
+    params = init_params(seed=1)
+    names = params.network.activations
+    X = np.random.default_rng(1).random((40, N)).astype(np.float32)
+    X[7, :12] = 1e30  # large but finite: against the zero weights of the row before, exact zeros
+    for j in (4, 12):
+        p, finite = forward_checked(params.layers, _offset(X, j), names, xp)
+        assert bool(finite)
+        np.testing.assert_allclose(p, forward_checked(params.layers, X, names, xp)[0], rtol=1e-5)
+        for row, col in ((0, 0), (0, j - 1), (0, j), (5, 0), (5, j - 1), (5, 399), (39, 0), (39, 399)):
+            for bad in (np.nan, np.inf, -np.inf):
+                Y = X.copy()
+                Y[row, col] = bad
+                with np.errstate(invalid="ignore", over="ignore"):
+                    assert not bool(forward_checked(params.layers, _offset(Y, j), names, xp)[1]), (j, row, col)
+
+
+def _offset_backend(backend):
+    if not backend.host_alignment or backend.device != "cpu":
+        pytest.skip(f"{backend.name} on {backend.device} shares or copies host rows as they are")
+    return backend
+
+
+def _watch(monkeypatch) -> list:
+    """Lower the size from which OffsetRows are used to nothing, and record each one made."""
+    monkeypatch.setattr(streaming, "OFFSET_FROM_BYTES", 0)
+    made, build = [], streaming.Staging._offset_rows
+
+    def recording(self, host):
+        rows = build(self, host)
+        made.append((host, rows))
+        return rows
+
+    monkeypatch.setattr(streaming.Staging, "_offset_rows", recording)
+    return made
+
+
+@pytest.mark.parametrize(("variant", "start"), [("matmul", 16), ("jit", 4), ("jit", 48)])  # j = 12, 15, 4
+def test_predict_proba_shares_an_unaligned_x_and_gives_its_outputs(backend, variant, start, monkeypatch):
+    be = _offset_backend(backend)
+    made = _watch(monkeypatch)
+    X = _unaligned(300, start)
+    want = xpnet.Model(init_params(seed=3), backend="numpy", dtype="float64").predict_proba(X)
+    model = xpnet.Model(init_params(seed=3), backend=be)
+    np.testing.assert_allclose(model.predict_proba(X, variant), want, rtol=1e-5)
+    (host, rows), = made
+    assert isinstance(rows, OffsetRows)
+    assert np.from_dlpack(rows.body).ctypes.data == X.ctypes.data + (64 - start)  # X's own memory, not a copy
+    made.clear()
+    np.testing.assert_allclose(model.predict_proba(X, variant, batch_size=64), want, rtol=1e-5)  # in chunks
+    assert len(made) == 5 and all(isinstance(rows, OffsetRows) for _, rows in made)
+
+
+@pytest.mark.parametrize("variant", ["matmul", "jit"])
+def test_the_error_names_the_first_bad_index_of_an_unaligned_x(backend, variant, monkeypatch):
+    be = _offset_backend(backend)
+    made = _watch(monkeypatch)
+    model = xpnet.Model(init_params(seed=3), backend=be)
+    for row, col in ((0, 0), (0, 11), (0, 12), (1, 3), (150, 0), (150, 399), (299, 5), (299, 399)):
+        X = _unaligned(300, 16, seed=row)
+        X[row, col] = np.nan
+        X[row + 1:, 2] = np.inf  # later bad values, the next row's head among them: the first is named
+        with pytest.raises(xpnet.InputError, match=rf"X has a non-finite value \(nan\) at index \({row}, {col}\)"):
+            model.predict_proba(X, variant)
+        with pytest.raises(xpnet.InputError, match=rf"at index \({row}, {col}\)"):
+            model.predict_proba(X, variant, batch_size=100)
+    assert made and all(isinstance(rows, OffsetRows) for _, rows in made)
+
+
+def test_read_only_small_or_unchecked_rows_are_copied_as_before(backend, monkeypatch):
+    be = _offset_backend(backend)
+    made = _watch(monkeypatch)
+    model = xpnet.Model(init_params(seed=4), backend=be)
+    X = _unaligned(300, 16)
+    want = model.predict_proba(X)
+    made.clear()
+    np.testing.assert_allclose(model.predict_proba(X, check_finite=False), want, rtol=1e-6)
+    assert not made  # unchecked: a NaN must reach its own row only
+    monkeypatch.setattr(streaming, "OFFSET_FROM_BYTES", X.nbytes + 1)
+    np.testing.assert_allclose(model.predict_proba(X), want, rtol=1e-6)
+    assert not made  # below the size from which sharing pays
+    monkeypatch.setattr(streaming, "OFFSET_FROM_BYTES", 0)
+    X.flags.writeable = False
+    np.testing.assert_allclose(model.predict_proba(X), want, rtol=1e-6)
+    if not be.shares_host(X.reshape(-1)[12:]):  # TensorFlow shares no read-only memory: a copy
+        assert [rows for _, rows in made] == [None]
