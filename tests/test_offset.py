@@ -105,19 +105,21 @@ def _watch(monkeypatch) -> list:
     return made
 
 
-@pytest.mark.parametrize(("variant", "start"), [("matmul", 16), ("jit", 4), ("jit", 48)])  # j = 12, 15, 4
-def test_predict_proba_shares_an_unaligned_x_and_gives_its_outputs(backend, variant, start, monkeypatch):
+@pytest.mark.parametrize(("variant", "start", "precision"),  # j = 12, 15 and 4 values of 4 bytes, 6 of 8
+                         [("matmul", 16, "float32"), ("jit", 4, "float32"), ("jit", 48, "float32"),
+                          ("jit", 16, "float64")])
+def test_predict_proba_shares_an_unaligned_x_and_gives_its_outputs(backend, variant, start, precision, monkeypatch):
     be = _offset_backend(backend)
     made = _watch(monkeypatch)
-    X = _unaligned(300, start)
+    X = _unaligned(300, start, dtype=precision)
     want = xpnet.Model(init_params(seed=3), backend="numpy", dtype="float64").predict_proba(X)
-    model = xpnet.Model(init_params(seed=3), backend=be)
-    np.testing.assert_allclose(model.predict_proba(X, variant), want, rtol=1e-5)
+    model = xpnet.Model(init_params(seed=3), backend=be, dtype=precision)
+    np.testing.assert_allclose(model.predict_proba(X, variant), want, rtol=RTOL[precision])
     (host, rows), = made
     assert isinstance(rows, OffsetRows)
     assert np.from_dlpack(rows.body).ctypes.data == X.ctypes.data + (64 - start)  # X's own memory, not a copy
     made.clear()
-    np.testing.assert_allclose(model.predict_proba(X, variant, batch_size=64), want, rtol=1e-5)  # in chunks
+    np.testing.assert_allclose(model.predict_proba(X, variant, batch_size=64), want, rtol=RTOL[precision])
     assert len(made) == 5 and all(isinstance(rows, OffsetRows) for _, rows in made)
 
 
