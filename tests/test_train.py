@@ -273,6 +273,9 @@ DEGENERATE_DTYPES = ["float32", pytest.param("float64", marks=pytest.mark.slow)]
 @pytest.mark.parametrize(("inputs", "labels"), DEGENERATE)
 def test_training_on_degenerate_data_stays_finite_without_warnings(backend, precision, inputs, labels):
     """Pre-activations far out, labels all at one extreme, constant inputs: loss, gradients and Adam stay finite."""
+    reason = backend.dtype_missing(precision)
+    if reason:
+        pytest.skip(reason)
     _train_degenerate(backend, precision, inputs, labels)
 
 
