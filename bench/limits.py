@@ -54,19 +54,19 @@ class DeviceLimits:
 
     def roofline(self, dtype: str, network: Network = LAB_NETWORK) -> float | None:
         """Examples/s the device allows in ``dtype``; None when no backend could run a matmul in it."""
-        peak = self.peak.get(dtype)
-        if peak is None:
-            return None
-        return min(self.bandwidth / bytes_per_example(dtype, network), peak / flop_per_example(network))
+        return self._examples_per_s(self.peak.get(dtype), dtype, network)
 
     def ceiling(self, dtype: str, network: Network = LAB_NETWORK) -> float | None:
         """Examples/s if all of the network's FLOP ran at the rate of its first product (the skinny X @ W1 that
         is 96% of them) as the best library here runs it, and no faster than the bandwidth allows: the ceiling
         where that product, not the hardware, is the limit. None when it was not measured."""
-        rate = self.first_product.get(dtype)
-        if rate is None:
+        return self._examples_per_s(self.first_product.get(dtype), dtype, network)
+
+    def _examples_per_s(self, flops: float | None, dtype: str, network: Network) -> float | None:
+        """Examples/s at ``flops`` FLOP/s, and no faster than the bandwidth allows; None without a rate."""
+        if flops is None:
             return None
-        return min(self.bandwidth / bytes_per_example(dtype, network), rate / flop_per_example(network))
+        return min(self.bandwidth / bytes_per_example(dtype, network), flops / flop_per_example(network))
 
     def bound(self, dtype: str, network: Network = LAB_NETWORK) -> str:
         """Which limit binds: "memory" or "compute"."""

@@ -10,6 +10,7 @@ or several (the class with the largest probability).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from os import PathLike
 from typing import Any
 
@@ -132,11 +133,10 @@ class Model:
             # the backend's kernels are for its own namespace; blocks of another (Dask's) get the standard's
             bound, fused = (bind_activations(names, ns, kernels), kernels.get("affine")) if ns is be.xp else \
                 (bind_activations(names, ns), None)
+            whole = partial(forward_checked, compiled=compiled) if checked else forward_matmul
 
             def matmul_forward(layers: Any, X: Any) -> Any:
-                if checked:
-                    return forward_checked(layers, X, bound, ns, fused, compiled)
-                return forward_matmul(layers, X, bound, ns, fused)
+                return whole(layers, X, bound, ns, fused)
 
             return matmul_forward
 
