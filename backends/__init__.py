@@ -23,16 +23,18 @@ from typing import Any
 
 import numpy as np
 
-from .base import DTYPES, Backend, BackendUnavailable, canonical_device, gpu_name
+from .base import DTYPES, Backend, BackendUnavailable, DeviceClock, canonical_device, device_kind, gpu_name
 
 __all__ = [
     "DTYPES",
     "Backend",
     "BackendStatus",
     "BackendUnavailable",
+    "DeviceClock",
     "available",
     "backend_class",
     "canonical_device",
+    "device_kind",
     "get",
     "names",
     "namespace_of",

@@ -337,6 +337,29 @@ class Backend:
         """
         return {}
 
+    #: What :meth:`capture` records a forward with (``"torch.cuda.CUDAGraph"``), or None where the backend cannot.
+    graph_capture: ClassVar[str | None] = None
+
+    def capture(self, fn: Callable[[Any], Any], x: Any) -> Callable[[Any], Any]:
+        """``fn`` recorded once as a CUDA graph on an input shaped like ``x``, and a call that replays it.
+
+        Why: at a small batch a GPU forward is a few microseconds of work behind several kernel launches,
+        each costing the host more than the work; a graph is launched once for all of them (JAX's
+        ``jit`` already replays one compiled executable). The replay copies its argument into the
+        recorded input and returns the recorded output, which the next replay overwrites: read or copy
+        it before calling again. Only a backend that sets :attr:`graph_capture` implements this, on a GPU.
+        """
+        raise NotImplementedError(f"{self.name} on {self.device} records no CUDA graphs")
+
+    def device_clock(self) -> DeviceClock | None:
+        """A stopwatch on the device's own timeline (CUDA events), or None where there is none.
+
+        On a GPU the host's wall time of a call includes launching it and waiting for it; the device's
+        time between two events recorded around the call says how long the GPU itself took. On the
+        CPU the host's time is the device's, so the base has none.
+        """
+        return None
+
     #: Name of the automatic differentiation ``grad`` uses, or ``None`` where the framework has none.
     autodiff: ClassVar[str | None] = None
 
@@ -358,3 +381,26 @@ class Backend:
 
     def __repr__(self) -> str:
         return f"<xpnet backend {self.name} on {self.device} ({self.module.__name__} {self.version})>"
+
+
+class DeviceClock:
+    """Device time between two events recorded on the device's current stream (CUDA events), in seconds.
+
+    ``start()`` records the first event before a call is launched; ``stop()`` records the second after it,
+    waits for it, and returns the time the device took between them. The events are the framework's
+    (``torch.cuda.Event``, ``cupy.cuda.Event``): ``make_event()`` makes one with timing enabled,
+    ``stream()`` is the stream to record on, ``elapsed_ms(a, b)`` reads the time between two.
+    """
+
+    def __init__(self, make_event: Callable[[], Any], stream: Callable[[], Any],
+                 elapsed_ms: Callable[[Any, Any], float]) -> None:
+        self._begin, self._end = make_event(), make_event()
+        self._stream, self._elapsed_ms = stream, elapsed_ms
+
+    def start(self) -> None:
+        self._begin.record(self._stream())
+
+    def stop(self) -> float:
+        self._end.record(self._stream())
+        self._end.synchronize()
+        return self._elapsed_ms(self._begin, self._end) / 1e3

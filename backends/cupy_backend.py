@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend, device_index, gpu_name
+from .base import Backend, DeviceClock, device_index, gpu_name
 
 
 class CupyBackend(Backend):
@@ -67,6 +67,42 @@ class CupyBackend(Backend):
         with self._cuda_device:
             self.module.cuda.get_current_stream().synchronize()
         return x
+
+    graph_capture = "cupy.cuda.Graph (stream capture)"
+
+    def capture(self, fn: Callable[[Any], Any], x: Any) -> Callable[[Any], Any]:
+        cupy = self.module
+        with self._cuda_device:
+            static_x = x.copy()
+            # The graph's own memory pool: the addresses of its intermediates are recorded in the graph, so
+            # they must never be handed to another array (CuPy's default pool would, once they are freed).
+            pool = cupy.cuda.MemoryPool()
+            stream = cupy.cuda.Stream(non_blocking=True)
+            with cupy.cuda.using_allocator(pool.malloc), stream:
+                fn(static_x)  # warm-up: kernels compiled, cuBLAS's handle made, the pool holds every block size
+                stream.synchronize()
+                stream.begin_capture()
+                static_out = fn(static_x)
+                graph = stream.end_capture()
+            stream.synchronize()
+
+        def replay(x: Any) -> Any:
+            with self._cuda_device:
+                cupy.copyto(static_x, x)
+                graph.launch()  # on the current stream, after the copy
+            return static_out
+
+        replay.memory_pool = pool  # type: ignore[attr-defined]  # the graph's memory, kept as long as it is
+        return replay
+
+    def device_clock(self) -> DeviceClock | None:
+        cupy = self.module
+        with self._cuda_device:
+            return DeviceClock(cupy.cuda.Event, self._current_stream, cupy.cuda.get_elapsed_time)
+
+    def _current_stream(self) -> Any:
+        with self._cuda_device:
+            return self.module.cuda.get_current_stream()
 
     def kernels(self) -> dict[str, Callable[..., Any]]:
         from cupyx.scipy.special import expit  # one elementwise kernel, as SciPy's ufunc is on the CPU

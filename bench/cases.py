@@ -36,8 +36,15 @@ PEERS = ("native", "keras", "onnxruntime")
 #: above this size one row would cost minutes, so it is timed up to here only.
 KERAS_PREDICT_MAX_M = 100_000
 
+#: The xpnet forward recorded as a CUDA graph and replayed (``Backend.capture``), on a GPU whose backend records
+#: them: one launch for the whole network instead of one per kernel. Timed up to the size where a forward's
+#: own work (33 us for 10^5 rows at an H200's bandwidth) still compares with the launches it saves.
+GRAPH = "graph"
+GRAPH_MAX_M = 100_000
+
 #: The xpnet variant each implementation's rows are compared with (and grouped under).
 _COLUMN = {
+    ("xpnet", GRAPH): "jit",
     ("native", "eager"): "matmul", ("native", "builtin"): "matmul", ("native", "jit"): "jit",
     ("keras", "call"): "matmul", ("keras", "predict"): "jit", ("onnxruntime", "session"): "jit",
 }
@@ -57,7 +64,7 @@ class Case:
     @property
     def column(self) -> str:
         """The xpnet variant this row is compared with: "loop", "matmul" (eager) or "jit" (compiled)."""
-        return self.variant if self.impl in ("xpnet", "user") else _COLUMN[(self.impl, self.variant)]
+        return _COLUMN.get((self.impl, self.variant), self.variant)
 
     @property
     def group(self) -> str:
@@ -136,6 +143,8 @@ def _cases(
                     yield Case("xpnet", name, device, variant, m, dtype)
                     if variant != "loop" and m >= USER_MIN_M and dtype == "float32" and not cls.chunked:
                         yield Case("user", name, device, variant, m, dtype)
+                if cls.graph_capture and backends.device_kind(device) == "gpu" and m <= GRAPH_MAX_M:
+                    yield Case("xpnet", name, device, GRAPH, m, dtype)
                 if "native" in peers:
                     for kind in native.KINDS:
                         if (kind == "jit" and not compiled) or (kind == "builtin" and dtype != "float32"):

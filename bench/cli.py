@@ -130,7 +130,7 @@ def _report(args: argparse.Namespace, json_path: str, failed: list[str]) -> int:
         blocks.append(f"{len(failed)} rows FAILED (--verbose shows pytest's report):\n"
                       + "\n".join(f"  {line}" for line in failed))
     blocks += [report.legend(old=old is not None), report.table(found, markdown=md, old=old, limits=limits),
-               report.targets_text(found, markdown=md)]
+               report.targets_text(found, markdown=md, limits=limits)]
     written = [f"json: {args.json}"] if args.json else []
     if args.plot:
         written.append(f"plot: {report.plot(found, args.plot, limits)}")

@@ -89,6 +89,8 @@ class Subject:
     prepare: Callable[[np.ndarray], Any]
     sync: Callable[[Any], Any] = lambda out: out
     to_numpy: Callable[[Any], np.ndarray] = np.asarray
+    #: The device's own stopwatch (``Backend.device_clock()``: CUDA events), or None where the host's time is all.
+    clock: Any = None
 
 
 def buffer_count(nbytes: int) -> int:
@@ -179,6 +181,48 @@ def _rotating(subject: Subject, host_inputs: list[np.ndarray]) -> tuple[list[Any
         return sync(fn(next(rotation)))
 
     return xs, target
+
+
+#: Calls timed on the device's clock after the host's timing, at most.
+DEVICE_CALLS = 200
+
+
+def device_median(fn: Callable[[Any], Any], xs: list[Any], clock: Any, calls: int) -> float:
+    """Median seconds the device took for ``fn(x)`` (``xs`` in turn), between two events recorded around the call.
+
+    The events are recorded on the device's stream before the call is launched and right after it, without
+    the host's synchronisation in between (``clock.stop()`` waits for the second event): so the time
+    includes the gaps in which the device waited for the host to launch the next kernel, which is
+    what a CUDA graph removes, and not the host's own return from a wait.
+    """
+    times = []
+    for x in itertools.islice(itertools.cycle(xs), max(1, calls)):
+        clock.start()
+        fn(x)
+        times.append(clock.stop())
+    return float(np.median(times))
+
+
+def transfer_medians(
+    to_device: Callable[[np.ndarray], Any], forward: Callable[[np.ndarray], Any],
+    to_host: Callable[[Any], np.ndarray], host_inputs: list[np.ndarray], calls: int,
+) -> dict[str, float]:
+    """Median seconds of moving a batch X onto the device (``to_device(X)``, synchronised) and of fetching the
+    output of a forward on it (``to_host(forward(X))``, the forward synchronised and untimed), each timed apart
+    from the compute: the copies of a user's path on their own. Each fetch is of a freshly computed output
+    (a framework may keep the host copy of an array it fetched once)."""
+    ins, outs = [], []
+    to_device(host_inputs[0])  # first calls: allocations, a framework's own first-use costs
+    to_host(forward(host_inputs[0]))
+    for X in itertools.islice(itertools.cycle(host_inputs), max(1, calls)):
+        t0 = time.perf_counter()
+        to_device(X)
+        ins.append(time.perf_counter() - t0)
+        out = forward(X)
+        t0 = time.perf_counter()
+        to_host(out)
+        outs.append(time.perf_counter() - t0)
+    return {"to_device_s": float(np.median(ins)), "to_host_s": float(np.median(outs))}
 
 
 def _warm(target: Callable[[], Any], seconds: float) -> tuple[float, int]:
@@ -277,13 +321,16 @@ def run(
     meter.start()
     benchmark.pedantic(target, rounds=rounds, iterations=iterations)
     load = settings.gate.last = meter.stop()
+    device: dict[str, Any] = {}
+    if subject.clock is not None:
+        device["device_median_s"] = device_median(subject.fn, xs, subject.clock, min(DEVICE_CALLS, rounds * iterations))
     paired: dict[str, Any] = {}
     if peer is not None:
         _, ptarget = _rotating(peer, host_inputs)
         check(peer.to_numpy(ptarget()), ref, dtype, f"{what} (native peer)")
         peer_call, _ = _warm(ptarget, settings.warmup)
         paired = paired_overhead(target, per_call, ptarget, peer_call, settings)
-    return paired | {
+    return paired | device | {
         "max_rel_err": max_rel,
         "first_call_s": first_call,
         "warmup_calls": warmup_calls + 1,

@@ -9,7 +9,9 @@ namespace on the device (a large copy, ``-x``; a large square matmul) and the be
 backend is kept: the limit is what the hardware gives the best library here, not a
 datasheet number. Beside them, the rate of the network's own first product (m x 400 by
 400 x 25, 96% of the FLOP), which no library here runs near the square peak: the
-ceiling that product sets (``DeviceLimits.ceiling``).
+ceiling that product sets (``DeviceLimits.ceiling``). And two floors of a call: the launch floor (the
+fastest synchronised one-element operation any backend here runs: on a GPU one kernel launch and one
+wait, the least any forward can take) and, on a GPU, the host-to-device bandwidth a batch is copied at.
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ class DeviceLimits:
     #: FLOP/s of the network's skinny first product (X @ W1, rows x 400 by 400 x 25) by dtype, best backend kept.
     first_product: dict[str, float] = field(default_factory=dict)
     first_product_by: dict[str, str] = field(default_factory=dict)
+    #: Seconds of the fastest synchronised one-element operation (one kernel launch and one wait on a GPU).
+    launch_floor: float | None = None
+    launch_floor_by: str = ""
+    #: Bytes/s of copying host float32 (NumPy's pageable memory) to the device; GPUs only.
+    host_link: float | None = None
+    host_link_by: str = ""
 
     def roofline(self, dtype: str, network: Network = LAB_NETWORK) -> float | None:
         """Examples/s the device allows in ``dtype``; None when no backend could run a matmul in it."""
@@ -83,6 +91,19 @@ def copy_bandwidth(be: backends.Backend, nbytes: int, repeats: int = 5) -> float
     """Bytes/s of ``y = -x`` on ``nbytes`` of float32 (read + write counted, as STREAM's copy)."""
     x = be.asarray(np.ones(nbytes // 4, dtype=np.float32), "float32")
     return 2 * nbytes / best_time(lambda: be.sync(-x), repeats)
+
+
+def launch_floor(be: backends.Backend, repeats: int = 50) -> float:
+    """Seconds of the fastest ``-x`` on one element, synchronised: the least one call of the backend takes on its
+    device (on a GPU, a kernel launch and a wait for it: the CUDA launch floor as this framework reaches it)."""
+    x = be.asarray(np.ones(1, dtype=np.float32), "float32")
+    return best_time(lambda: be.sync(-x), repeats)
+
+
+def host_to_device(be: backends.Backend, nbytes: int, repeats: int = 3) -> float:
+    """Bytes/s of copying ``nbytes`` of host float32 onto the backend's device (``asarray``, synchronised)."""
+    host = np.ones(nbytes // 4, dtype=np.float32)
+    return nbytes / best_time(lambda: be.sync(be.asarray(host, "float32")), repeats)
 
 
 def matmul_peak(be: backends.Backend, dtype: str, min_seconds: float, max_n: int, repeats: int = 3) -> float:
@@ -133,6 +154,13 @@ def measure(
         lim = found.setdefault(be.device, DeviceLimits(be.device, 0.0, ""))
         if bw > lim.bandwidth:
             lim.bandwidth, lim.bandwidth_by = bw, name
+        floor = launch_floor(be)
+        if lim.launch_floor is None or floor < lim.launch_floor:
+            lim.launch_floor, lim.launch_floor_by = floor, name
+        if backends.device_kind(be.device) == "gpu":  # on the CPU there is no link: a framework may share the memory
+            link = host_to_device(be, size["nbytes"] // 8)
+            if lim.host_link is None or link > lim.host_link:
+                lim.host_link, lim.host_link_by = link, name
         for dtype in dtypes:
             if be.dtype_missing(dtype):
                 continue

@@ -27,6 +27,7 @@ ORT_LATENCY_MAX = 2.0  # ... within 2x of ONNX Runtime's latency at m = 1
 ROOFLINE_MIN = 0.60  # best matmul/jit at m = 1e6 float32 (CPU) and m = 1e7 (GPU)
 USER_PATH_MAX = 1.2  # predict_proba (NumPy in, checked, NumPy out) over the device-resident forward, m = 1e5
 NUMPY_PREDICT_MAX = 1.10  # NumPy's predict_proba over its matmul forward at m = 1000
+LAUNCH_FLOOR_MAX = 2.0  # fastest GPU forward at m = 1 over the launch floor (one kernel launch and one wait)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,11 @@ class Row:
     paired_overhead: float | None = None
     #: Examples/s the network's skinny first product allows here (``limits.DeviceLimits.ceiling``).
     ceiling: float | None = None
+    #: Median time on the device's own clock (CUDA events), where the backend has one.
+    device_median: float | None = None
+    #: A user row's copies timed apart: X onto the device as predict_proba stages it, and the output back.
+    to_device: float | None = None
+    to_host: float | None = None
 
     @property
     def rate(self) -> float:
@@ -79,6 +85,7 @@ def rows(data: dict[str, Any]) -> list[Row]:
             info["impl"], info["backend"], info["device"], info["variant"], info["column"], int(info["m"]),
             info["dtype"], float(bench["stats"]["median"]), info.get("roofline"), bench["name"],
             info.get("foreign_load"), info.get("paired_overhead"), info.get("ceiling"),
+            info.get("device_median_s"), info.get("to_device_s"), info.get("to_host_s"),
         ))
     return found
 
@@ -139,6 +146,9 @@ def table(found: list[Row], markdown: bool = False, old: list[Row] | None = None
     index = _index(found)
     old_by_name = {r.name: r for r in old or []}
     head = ["backend", "device", "variant", "m", "median", "examples/s", "x NumPy", "% roofline", "vs native"]
+    on_device = any(r.device_median is not None for r in found)
+    copies = any(r.to_device is not None for r in found)
+    head += ["on device"] * on_device + ["copies in / out"] * copies
     if old is not None:
         head.append("vs old")
     busy = {r.name for r in noisy(found)}
@@ -153,6 +163,11 @@ def table(found: list[Row], markdown: bool = False, old: list[Row] | None = None
                 cells = [r.label, r.device, r.variant, f"{m:,}", fmt_time(r.median) + mark, fmt_rate(r.rate),
                          "-" if xn is None else f"{xn:.3g}x", _pct(share_of_roofline(r)),
                          _pct(overhead(r, index), signed=True)]
+                if on_device:
+                    cells.append("-" if r.device_median is None else fmt_time(r.device_median))
+                if copies:
+                    cells.append("-" if r.to_device is None or r.to_host is None else
+                                 f"{fmt_time(r.to_device)} / {fmt_time(r.to_host)}")
                 if old is not None:
                     before = old_by_name.get(r.name)
                     cells.append(f"{before.median / r.median:.2f}x" if before else "-")
@@ -185,8 +200,11 @@ def _render(title: str, head: list[str], lines: list[list[str]], markdown: bool,
                      + [fmt.format(*cells).rstrip() for cells in lines])
 
 
-def targets(found: list[Row]) -> list[tuple[str, bool | None, str]]:
-    """Each performance target of issue 4: (target, met (None: not measured in this run), the numbers)."""
+def targets(found: list[Row], limits: dict[str, Any] | None = None) -> list[tuple[str, bool | None, str]]:
+    """Each performance target of issues 4 and 9: (target, met (None: not measured in this run), the numbers).
+
+    ``limits``: the run's measured limits by device (``output_json["xpnet"]["limits"]``), for the GPU's launch floor.
+    """
     index = _index(found)
     out: list[tuple[str, bool | None, str]] = []
     cpu_xpnet = [r for r in found if r.impl == "xpnet" and r.device == "cpu"]
@@ -247,6 +265,16 @@ def targets(found: list[Row]) -> list[tuple[str, bool | None, str]]:
                             "rate measured here)", best.rate / best.ceiling >= ROOFLINE_MIN,
                             f"{best.backend} {best.variant} {fmt_rate(best.rate)} = {best.rate / best.ceiling:.0%} "
                             f"of {fmt_rate(best.ceiling)}"))
+    for device, lim in sorted((limits or {}).items()):
+        floor = lim.get("launch_floor")
+        ones = [r for r in found if r.impl == "xpnet" and r.device == device and r.m == 1 and r.dtype == "float32"
+                and r.variant != "loop"]
+        if device.startswith("gpu") and floor and ones:
+            best = min(ones, key=lambda r: r.median)
+            ratio = best.median / floor
+            out.append((f"fastest forward at m = 1 on {device} <= {LAUNCH_FLOOR_MAX:.0f}x the launch floor",
+                        ratio <= LAUNCH_FLOOR_MAX, f"{best.backend} {best.variant} {fmt_time(best.median)} vs "
+                        f"{fmt_time(floor)} ({lim.get('launch_floor_by', '?')}): {ratio:.2f}x"))
     return out
 
 
@@ -256,9 +284,9 @@ GOALS_TITLE = ("xpnet's own performance goals (the project's targets, see BENCHM
                "xpnet, not a fault of this run or machine):")
 
 
-def targets_text(found: list[Row], markdown: bool = False) -> str:
+def targets_text(found: list[Row], markdown: bool = False, limits: dict[str, Any] | None = None) -> str:
     """The project's goals, each with its status (reached, not yet, not measured) and the numbers behind it."""
-    lines = [(GOAL_STATUS[ok], what, detail) for what, ok, detail in targets(found)]
+    lines = [(GOAL_STATUS[ok], what, detail) for what, ok, detail in targets(found, limits)]
     if markdown:
         return "\n".join([GOALS_TITLE, "", "| project goal | status | measured |", "|---|---|---|"]
                          + [f"| {what} | {st} | {detail} |" for st, what, detail in lines])
@@ -308,9 +336,13 @@ def legend(old: bool = False) -> str:
         "  % roofline = share of the most this machine allows for this network (the lesser of its measured copy "
         "bandwidth and matmul peak);",
         "  vs native = xpnet's time over the same math hand-written in that framework, minus one (+10%: xpnet "
-        "takes 10% longer).",
+        "takes 10% longer);",
+        "  on device (GPU rows) = median time between CUDA events recorded around the call, on the GPU's own clock; "
+        "copies in / out (predict_proba rows) = X onto the device as predict_proba stages it (shared where the "
+        "framework can), and the output back, each timed apart from the compute.",
         "Variants: loop = the lab's per-unit my_dense (a teaching device); matmul = one matmul per layer "
-        "(my_dense_v); jit = matmul compiled (jax.jit, tf.function, torch.compile).",
+        "(my_dense_v); jit = matmul compiled (jax.jit, tf.function, torch.compile);",
+        "  graph (GPU) = the matmul forward recorded once as a CUDA graph and replayed, one launch for every kernel.",
         "  '(native)' rows, hand-written: eager = xpnet's math in the framework's own calls, builtin = the same "
         "with the framework's own sigmoid, jit = eager compiled;",
         "  keras predict / call = the lab's Keras model, model.predict(x) / model(x); onnxruntime session = ONNX "
@@ -324,7 +356,7 @@ def legend(old: bool = False) -> str:
 #: Line style of each implementation's rows in the plot, and marker of each variant.
 _STYLE = {"xpnet": "-", "native": "--", "keras": ":", "onnxruntime": ":"}
 _MARKER = {"loop": "v", "matmul": "o", "jit": "s", "eager": "o", "builtin": "x", "predict": "^", "call": "d",
-           "session": "*"}
+           "session": "*", "graph": "P"}
 
 
 def plot(found: list[Row], path: str | Path, limits: dict[str, Any] | None = None) -> Path:
@@ -390,8 +422,13 @@ def summary(data: dict[str, Any], brief: bool = False) -> str:
     run = data.get("xpnet", {})
     for dev, lim in run.get("limits", {}).items():
         peak = ", ".join(f"{d} {p / 1e9:.0f} GFLOP/s ({lim['peak_by'][d]})" for d, p in lim["peak"].items())
+        floors = ""
+        if lim.get("launch_floor"):
+            floors += f"; launch floor {fmt_time(lim['launch_floor'])} ({lim.get('launch_floor_by', '?')})"
+        if lim.get("host_link"):
+            floors += f"; host to device {lim['host_link'] / 1e9:.1f} GB/s ({lim.get('host_link_by', '?')})"
         lines.append(f"limits {dev}: copy bandwidth {lim['bandwidth'] / 1e9:.1f} GB/s ({lim['bandwidth_by']}); "
-                     f"matmul peak {peak}")
+                     f"matmul peak {peak}{floors}")
     load = run.get("foreign_load")
     if load is not None:
         lines.append(f"other processes used {load:.0%} of the CPUs during the run")

@@ -24,7 +24,8 @@ def test_matrix_covers_every_registry_pair_and_variant() -> None:
     for name, device in backends.pairs():
         compiled = backends.backend_class(name).compiler is not None
         variants = {c.variant for c in rows if (c.impl, c.backend, c.device) == ("xpnet", name, device)}
-        assert variants == ({"loop", "matmul", "jit"} if compiled else {"loop", "matmul"})
+        graphs = {cases.GRAPH} if backends.backend_class(name).graph_capture and device.startswith("gpu") else set()
+        assert variants == ({"loop", "matmul", "jit"} if compiled else {"loop", "matmul"}) | graphs
     assert {c.m for c in rows if c.variant == "loop"} == set(cases.LOOP_SIZES)
     assert all(c.m == 1 for c in rows if c.variant == "loop" and backends.backend_class(c.backend).chunked)
     assert {c.dtype for c in rows if c.m != 1000} == {"float32"}  # other dtypes where they change the work
@@ -47,6 +48,16 @@ def test_matrix_filters_and_big_sizes() -> None:
         cases.matrix(backend_names=["nope"])
     with pytest.raises(ValueError, match="unknown dtype"):
         cases.matrix(dtypes=["float16"])
+
+
+def test_graph_rows_are_gpu_rows_of_the_backends_that_record_cuda_graphs_up_to_their_size() -> None:
+    rows = cases.matrix(sizes=(1, 100_000, 1_000_000), peers=[])
+    graphs = [c for c in rows if c.variant == cases.GRAPH]
+    recording = {(n, d) for n, d in backends.pairs() if d.startswith("gpu") and backends.backend_class(n).graph_capture}
+    assert recording >= {("torch", "gpu"), ("cupy", "gpu")}  # listed on any machine, skipped where no GPU is
+    assert {(c.backend, c.device) for c in graphs} == recording
+    assert {c.m for c in graphs} == {1, 100_000}  # up to GRAPH_MAX_M
+    assert all(c.impl == "xpnet" and c.column == "jit" and c.group.startswith("jit ") for c in graphs)
 
 
 def test_matrix_reads_device_aliases_as_their_canonical_name() -> None:
@@ -86,6 +97,9 @@ def test_limits_arithmetic() -> None:
 def test_limits_measure_quick() -> None:
     found = limits.measure([("numpy", "cpu")], ["float32"], quick=True)
     assert found["cpu"].bandwidth > 0 and found["cpu"].peak["float32"] > 0
+    assert 0 < found["cpu"].launch_floor < 1e-3 and found["cpu"].launch_floor_by == "numpy"
+    assert found["cpu"].host_link is None  # measured on GPUs: on the CPU a framework may share host memory
+    assert limits.host_to_device(backends.get("numpy"), 1 << 20) > 0
     assert found["cpu"].first_product["float32"] > 0 and found["cpu"].first_product_by["float32"] == "numpy"
     assert 0 < found["cpu"].ceiling("float32") <= found["cpu"].bandwidth / 1600
 
@@ -94,6 +108,63 @@ def test_buffer_rotation_exceeds_the_cache() -> None:
     assert harness.buffer_count(1_600) == harness.MAX_BUFFERS
     assert harness.buffer_count(1_600_000) * 1_600_000 >= harness.ROTATE_BYTES
     assert harness.buffer_count(1_600_000_000) == 1
+
+
+class _Events:
+    """Fake CUDA events on a fake device timeline: ``now`` is the device's clock, in seconds."""
+
+    def __init__(self) -> None:
+        self.now, self.made = 0.0, []
+
+    def make(self) -> Any:
+        events = self
+
+        class Event:
+            def record(self, stream: Any) -> None:
+                self.at, self.stream, self.waited = events.now, stream, False
+
+            def synchronize(self) -> None:
+                self.waited = True
+
+        self.made.append(Event())
+        return self.made[-1]
+
+
+def test_the_device_clock_reads_the_time_between_two_events_on_the_stream() -> None:
+    events = _Events()
+    clock = backends.DeviceClock(events.make, lambda: "stream 7", lambda a, b: (b.at - a.at) * 1e3)
+    clock.start()
+    events.now = 0.25
+    assert clock.stop() == pytest.approx(0.25)
+    begin, end = events.made
+    assert begin.stream == end.stream == "stream 7" and end.waited and not begin.waited
+
+
+def test_device_median_is_the_median_of_the_device_times_of_calls_on_each_input_in_turn() -> None:
+    events = _Events()
+    clock = backends.DeviceClock(events.make, lambda: None, lambda a, b: (b.at - a.at) * 1e3)
+    seen = []
+
+    def fn(x: float) -> None:  # the "device" takes x seconds
+        seen.append(x)
+        events.now += x
+
+    assert harness.device_median(fn, [1e-3, 5e-3, 2e-3], clock, 3) == pytest.approx(2e-3)
+    assert seen == [1e-3, 5e-3, 2e-3]
+
+
+def test_transfer_medians_time_the_copies_apart_and_fetch_a_fresh_output_each_time() -> None:
+    outputs = []
+
+    def forward(X: np.ndarray) -> np.ndarray:
+        outputs.append(X.sum(axis=1, keepdims=True))
+        return outputs[-1]
+
+    fetched = []
+    found = harness.transfer_medians(np.array, forward, lambda out: fetched.append(out) or np.asarray(out),
+                                     [np.ones((8, 4)), np.zeros((8, 4))], 4)
+    assert set(found) == {"to_device_s", "to_host_s"} and all(v > 0 for v in found.values())
+    assert len(outputs) == len(fetched) == 5 and all(a is b for a, b in zip(outputs, fetched, strict=True))
 
 
 class _Disabled:
@@ -201,6 +272,25 @@ def test_report_table_and_targets(run_json: Path, tmp_path: Path) -> None:
     assert fallback == [(True, "numpy matmul 2 M/s = 67% of 3 M/s")]  # 2 of the 3 M/s its first product allows
     assert "16.0 GB/s" in report.summary(data)
     assert report.plot(found, tmp_path / "plot.png", data["xpnet"]["limits"]).stat().st_size > 10_000
+
+
+def test_the_gpu_goal_reads_the_launch_floor_and_the_table_shows_device_times_and_copies() -> None:
+    rows = [report.Row("xpnet", "torch", "gpu", "graph", "jit", 1, "float32", 30e-6, None, "a", device_median=12e-6),
+            report.Row("xpnet", "torch", "gpu", "matmul", "matmul", 1, "float32", 90e-6, None, "b"),
+            report.Row("user", "torch", "gpu", "matmul", "matmul", 1000, "float32", 1e-3, None, "c",
+                       to_device=2e-4, to_host=3e-5)]
+    found = {what: (ok, detail) for what, ok, detail in
+             report.targets(rows, {"gpu": {"launch_floor": 10e-6, "launch_floor_by": "cupy"}})}
+    assert found["fastest forward at m = 1 on gpu <= 2x the launch floor"] == (False, "torch graph 30 us vs 10 us "
+                                                                                       "(cupy): 3.00x")
+    assert not [what for what in report.targets(rows) if "launch floor" in what]  # no limits: not measured
+    text = report.table(rows)
+    assert "on device" in text and "12 us" in text and "200 us / 30 us" in text
+    assert "on device" not in report.table(rows[1:2]) and "copies" not in report.table(rows[:2])
+    summary = report.summary({"xpnet": {"limits": {"gpu": {
+        "bandwidth": 4e12, "bandwidth_by": "cupy", "peak": {}, "peak_by": {}, "launch_floor": 5e-6,
+        "launch_floor_by": "cupy", "host_link": 25e9, "host_link_by": "torch"}}}})
+    assert "launch floor 5 us (cupy); host to device 25.0 GB/s (torch)" in summary
 
 
 def test_cli_arguments_and_report_only(run_json: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
