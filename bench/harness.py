@@ -204,21 +204,21 @@ def device_median(fn: Callable[[Any], Any], xs: list[Any], clock: Any, calls: in
 
 
 def transfer_medians(
-    to_device: Callable[[np.ndarray], Any], forward: Callable[[np.ndarray], Any],
+    to_device: Callable[[np.ndarray], Any], compute: Callable[[], Any],
     to_host: Callable[[Any], np.ndarray], host_inputs: list[np.ndarray], calls: int,
 ) -> dict[str, float]:
-    """Median seconds of moving a batch X onto the device (``to_device(X)``, synchronised) and of fetching the
-    output of a forward on it (``to_host(forward(X))``, the forward synchronised and untimed), each timed apart
-    from the compute: the copies of a user's path on their own. Each fetch is of a freshly computed output
-    (a framework may keep the host copy of an array it fetched once)."""
+    """Median seconds of moving a batch X onto the device (``to_device(X)``, synchronised, ``host_inputs`` in turn)
+    and of fetching a forward's output (``to_host(compute())``, the forward computed afresh before each fetch,
+    synchronised and untimed: a framework may keep the host copy of an array fetched once), each timed apart
+    from the compute: the copies of a user's path on their own."""
     ins, outs = [], []
     to_device(host_inputs[0])  # first calls: allocations, a framework's own first-use costs
-    to_host(forward(host_inputs[0]))
+    to_host(compute())
     for X in itertools.islice(itertools.cycle(host_inputs), max(1, calls)):
         t0 = time.perf_counter()
         to_device(X)
         ins.append(time.perf_counter() - t0)
-        out = forward(X)
+        out = compute()
         t0 = time.perf_counter()
         to_host(out)
         outs.append(time.perf_counter() - t0)

@@ -154,16 +154,17 @@ def test_device_median_is_the_median_of_the_device_times_of_calls_on_each_input_
 
 
 def test_transfer_medians_time_the_copies_apart_and_fetch_a_fresh_output_each_time() -> None:
-    outputs = []
+    moved, outputs, fetched = [], [], []
 
-    def forward(X: np.ndarray) -> np.ndarray:
-        outputs.append(X.sum(axis=1, keepdims=True))
+    def compute() -> np.ndarray:
+        outputs.append(np.ones((8, 1)))
         return outputs[-1]
 
-    fetched = []
-    found = harness.transfer_medians(np.array, forward, lambda out: fetched.append(out) or np.asarray(out),
-                                     [np.ones((8, 4)), np.zeros((8, 4))], 4)
+    inputs = [np.ones((8, 4)), np.zeros((8, 4))]
+    found = harness.transfer_medians(lambda X: moved.append(X) or np.array(X), compute,
+                                     lambda out: fetched.append(out) or np.asarray(out), inputs, 4)
     assert set(found) == {"to_device_s", "to_host_s"} and all(v > 0 for v in found.values())
+    assert [id(X) for X in moved] == [id(inputs[i]) for i in (0, 0, 1, 0, 1)]  # a first call, then each in turn
     assert len(outputs) == len(fetched) == 5 and all(a is b for a, b in zip(outputs, fetched, strict=True))
 
 
