@@ -106,6 +106,12 @@ def run(args: argparse.Namespace) -> int:
         if code not in (0, 1):  # pytest's OK and TESTS_FAILED
             print(f"xpnet bench: error: pytest exited with status {code}", file=sys.stderr)
             return 2
+        if not progress.timed and not progress.failed:  # pytest-benchmark then writes no results to report
+            print("xpnet bench: no row could run here; skipped because:\n"
+                  + "\n".join(f"  {reason}" for reason in progress.skip_reasons) if progress.skip_reasons else
+                  "xpnet bench: no row matches these --backends, --devices, --sizes and --dtypes here "
+                  "(xpnet backends lists the devices)", file=sys.stderr)
+            return 1
         return max(_report(args, json_path, progress.failed), code)
 
 

@@ -17,6 +17,9 @@ from typing import Any, TextIO
 
 from xpnet.progress import Bar
 
+#: Skips that are not rows: a row kind with no case in this run, and the suite's tests of itself.
+NOT_ROWS = ("got empty parameter set", "Skipping non-benchmark")
+
 
 @dataclass(eq=False)  # pytest keeps its plugins in sets: hashable by identity
 class SuiteProgress:
@@ -26,6 +29,8 @@ class SuiteProgress:
     timed: int = 0
     skipped: int = 0
     failed: list[str] = field(default_factory=list)
+    #: Why rows were skipped, each reason once, in the order met.
+    skip_reasons: list[str] = field(default_factory=list)
     _bar: Bar | None = None
     _done: int = 0
     _start: float = field(default_factory=time.perf_counter)
@@ -37,8 +42,12 @@ class SuiteProgress:
         if report.failed:
             self.failed.append(f"{report.nodeid}: {report.longrepr.reprcrash.message}"
                                if hasattr(report.longrepr, "reprcrash") else report.nodeid)
-        elif report.skipped and report.when == "setup":
+        elif report.skipped and report.when in ("setup", "call"):  # a row whose backend cannot run skips in its call
             self.skipped += 1
+            reason = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
+            reason = reason.removeprefix("Skipped: ")
+            if reason not in self.skip_reasons and not reason.startswith(NOT_ROWS):
+                self.skip_reasons.append(reason)
         elif report.passed and report.when == "call":
             self.timed += 1
 

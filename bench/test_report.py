@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from xpnet import backends, data
-from xpnet.bench import breakdown, cases, cli, fit_timing, harness, limits, options, report
+from xpnet.bench import breakdown, cases, cli, fit_timing, harness, limits, options, report, suite
 from xpnet.model import init_params
 from xpnet.parity import reference, sample_inputs
 
@@ -350,6 +350,23 @@ def test_a_quick_run_answers_first_and_leaves_the_working_folder_empty(tmp_path:
     assert captured.out.startswith("The fastest way to run the network here")
     assert "benchmark 'matmul float32 m=1'" not in captured.out and "rows timed" in captured.err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_where_no_row_can_run_says_why_instead_of_reporting_nothing(monkeypatch: pytest.MonkeyPatch,
+                                                                           capsys: pytest.CaptureFixture) -> None:
+    progress = suite.SuiteProgress(None)
+    for when, reason in (("setup", "Skipped: got empty parameter set for (keras_case)"),
+                         ("call", "Skipped: torch on gpu: no GPU"), ("call", "Skipped: torch on gpu: no GPU"),
+                         ("setup", "Skipping non-benchmark (--benchmark-only active).")):
+        progress.pytest_runtest_logreport(argparse.Namespace(failed=False, skipped=True, passed=False, when=when,
+                                                             longrepr=("bench/test_bench.py", 1, reason)))
+    assert progress.skipped == 4 and progress.skip_reasons == ["torch on gpu: no GPU"]
+    monkeypatch.setattr(cli, "run_suite", lambda argv, verbose: (0, progress))
+    assert cli.run(cli.build_parser().parse_args(["--devices", "gpu"])) == 1
+    assert capsys.readouterr().err == "xpnet bench: no row could run here; skipped because:\n  torch on gpu: no GPU\n"
+    progress.skip_reasons.clear()
+    assert cli.run(cli.build_parser().parse_args(["--devices", "gpu"])) == 1
+    assert "no row matches these --backends, --devices" in capsys.readouterr().err
 
 
 def test_each_suite_option_is_declared_once_for_pytest_and_the_cli(pytestconfig: pytest.Config,
