@@ -156,3 +156,48 @@ def test_read_only_small_or_unchecked_rows_are_copied_as_before(backend, monkeyp
     np.testing.assert_allclose(model.predict_proba(X), want, rtol=1e-6)
     if not be.shares_host(X.reshape(-1)[12:]):  # TensorFlow shares no read-only memory: a copy
         assert [rows for _, rows in made] == [None]
+
+
+def test_each_thread_reuses_its_own_copy_buffer_and_gets_its_own_rows_outputs(backend):
+    """A small unaligned X is copied into an aligned buffer that the Model keeps between calls (its fresh pages
+    cost more than the copy); the framework reads it until the result is fetched, so each thread has its own."""
+    import threading
+
+    be = _offset_backend(backend)
+    model = xpnet.Model(init_params(seed=5), backend=be)
+    reference = xpnet.Model(init_params(seed=5), backend="numpy", dtype="float64")
+    inputs = [_unaligned(40 + i, 16, seed=i) for i in range(4)]  # far below OFFSET_FROM_BYTES: copied
+    wants = [reference.predict_proba(X) for X in inputs]
+    model.predict_proba(inputs[-1])  # the largest first: the buffer grows only for a larger X
+    kept = model._stage().buffer
+    for X, want in zip(inputs, wants, strict=True):  # other sizes and values through one buffer
+        np.testing.assert_allclose(model.predict_proba(X, "jit"), want, rtol=RTOL["float32"])
+    assert kept is not None and model._stage().buffer is kept
+
+    failures, buffers = [], set()
+
+    def calls(i: int) -> None:
+        for r in range(30):
+            X, want = inputs[(i + r) % 4], wants[(i + r) % 4]
+            got = model.predict_proba(X)
+            if not np.allclose(got, want, rtol=RTOL["float32"], atol=0):
+                failures.append((i, r))
+        buffers.add(id(model._stage().buffer))
+
+    threads = [threading.Thread(target=calls, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures and len(buffers) == 4
+
+
+def test_a_kept_staging_lets_go_of_a_buffer_above_its_limit(backend):
+    be = _offset_backend(backend)
+    stage = streaming.Staging(be, "float32")
+    stage.rows(_unaligned(64, 16))
+    small = stage.buffer
+    stage.release_above(small.nbytes)
+    assert stage.buffer is small
+    stage.release_above(small.nbytes - 1)
+    assert stage.buffer is None

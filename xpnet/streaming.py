@@ -169,6 +169,12 @@ class Staging:
             host.nbytes >= OFFSET_FROM_BYTES else None
         return offset if offset is not None else be.borrow_rows(self._copy(host), self.dtype)
 
+    def release_above(self, nbytes: int) -> None:
+        """Let go of the buffer if it is larger than ``nbytes`` (a Staging kept between calls keeps only a small
+        one; rows already handed out keep their memory alive themselves)."""
+        if self.buffer is not None and self.buffer.nbytes > nbytes:
+            self.buffer = None
+
     def _offset_rows(self, host: np.ndarray) -> OffsetRows | None:
         """``host`` as OffsetRows whose body is shared with it; None where it is not one block of at least two
         rows wider than the alignment, or where the framework cannot share that body either (TensorFlow:
