@@ -87,17 +87,21 @@ class DeviceLimits:
                                "ceiling": {d: self.ceiling(d) for d in self.first_product}}
 
 
+def _negation_seconds(be: backends.Backend, elements: int, repeats: int) -> float:
+    """The fastest synchronised ``-x`` on ``elements`` float32 on the backend's device."""
+    x = be.asarray(np.ones(elements, dtype=np.float32), "float32")
+    return best_time(lambda: be.sync(-x), repeats)
+
+
 def copy_bandwidth(be: backends.Backend, nbytes: int, repeats: int = 5) -> float:
     """Bytes/s of ``y = -x`` on ``nbytes`` of float32 (read + write counted, as STREAM's copy)."""
-    x = be.asarray(np.ones(nbytes // 4, dtype=np.float32), "float32")
-    return 2 * nbytes / best_time(lambda: be.sync(-x), repeats)
+    return 2 * nbytes / _negation_seconds(be, nbytes // 4, repeats)
 
 
 def launch_floor(be: backends.Backend, repeats: int = 50) -> float:
     """Seconds of the fastest ``-x`` on one element, synchronised: the least one call of the backend takes on its
     device (on a GPU, a kernel launch and a wait for it: the CUDA launch floor as this framework reaches it)."""
-    x = be.asarray(np.ones(1, dtype=np.float32), "float32")
-    return best_time(lambda: be.sync(-x), repeats)
+    return _negation_seconds(be, 1, repeats)
 
 
 def host_to_device(be: backends.Backend, nbytes: int, repeats: int = 3) -> float:

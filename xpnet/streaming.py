@@ -36,8 +36,8 @@ MAPPED_BATCH_SIZE = 65536
 #: Rows that a framework cannot share as they are go to a checked forward as OffsetRows from this size on, and
 #: are copied below it. One size for both frameworks, set by TensorFlow, whose four arrays cost more than the
 #: copy below it (``predict_proba`` with the jit forward, interleaved, OffsetRows' time over the copy's:
-#: TensorFlow 1.24x at 1.6 MB, 1.10x at 6.4 MB, 0.89x at 12.8 MB, 0.82x at 26 MB; JAX 0.91x at 1.6 MB, 0.74x
-#: at 3.2 MB to 0.69x at 26 MB, so JAX would gain from about 2 MB).
+#: TensorFlow 1.24x at 1.6 MB, 1.10x at 6.4 MB, 0.89x at 12.8 MB, 0.82x at 26 MB; JAX 0.69x at 26 MB, and below
+#: 8 MB from 0.80x to 1.21x between runs: no smaller size gains reliably for JAX either, BENCHMARKS.md).
 OFFSET_FROM_BYTES = 8 << 20
 
 #: ``fn(X_chunk_on_device) -> result on the device``.
