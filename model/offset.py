@@ -4,8 +4,9 @@ XLA's and TensorFlow's CPU runtimes take a host array without copying it only wh
 64-byte boundary; NumPy allocates at 16 bytes, so a user's X would be copied whole before the
 first product (160 MB at m = 10^5 float32, as long as the forward itself). X's memory from its
 first 64-byte boundary on can be shared, read as rows of n: :class:`OffsetRows` is that view with
-the few values it misses, and :func:`offset_sums` computes ``X @ W`` from them, every row from its
-own n values, in one product the size of ``X @ W`` and one as narrow as the alignment.
+the first and last rows, which it does not hold whole, and :func:`offset_sums` computes ``X @ W``
+from them, every row from its own n values, in one product the size of ``X @ W`` and one as narrow
+as the alignment.
 """
 
 from __future__ import annotations
@@ -18,17 +19,20 @@ class OffsetRows(NamedTuple):
 
     ``body``: (m - 1, n), X's memory from its element j on, read as rows of n: ``body[i]`` is
     ``X[i, j:]`` followed by ``X[i + 1, :j]`` (shared with X where the framework shares host memory).
-    ``head``: (m - 1, k), ``X[:m - 1, :j]`` followed by zeros, k being the alignment in values (16
-    float32 for 64 bytes), so that the shapes are the same whatever j is and a compiled forward is
-    compiled once. ``last``: (1, n), ``X[m - 1:]``. ``columns``: (n,) integers, the column of X that
-    each column of ``body`` holds, or n for the next row's values, which the sums must not count. A
-    NamedTuple, so that a compiler (``jax.jit``, ``tf.function``) takes it as a structure of arrays.
+    So every row's first j values are in the body too, at the end of the row before: only the first
+    row's are not, and the last row is not in it at all. ``edges``: (2, n), ``X[0]`` and ``X[m - 1]``.
+    ``columns``: (n,) integers, the row of W that each column of ``body`` meets in its own row's sums,
+    or n for the next row's values. ``carried``: (k,) integers, k being the alignment in values (16
+    float32 for 64 bytes), the row of W that each of ``body``'s last k columns meets in the next row's
+    sums, or n for the row's own values. The shapes are the same whatever j is, so that a compiled
+    forward is compiled once. A NamedTuple, so that a compiler (``jax.jit``, ``tf.function``) takes it
+    as a structure of arrays.
     """
 
     body: Any
-    head: Any
-    last: Any
+    edges: Any
     columns: Any
+    carried: Any
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -43,24 +47,33 @@ class OffsetRows(NamedTuple):
 def offset_sums(X: OffsetRows, W: Any, xp: Any, compiled: bool = False) -> Any:
     """``X @ W`` for a batch given as :class:`OffsetRows`: (m, units).
 
-    Row i < m - 1 is ``body[i] @ W_body + head[i] @ W[:k]``, where ``W_body`` holds, for each column of
-    ``body``, the row of W its X column meets (zeros where ``columns`` says n); the last row is
-    ``last @ W``. The two sums of a row are its own n products split in two, as a blocked BLAS splits
-    them. A NaN or inf among the next row's first j values also makes row i non-finite (inf * 0 is
-    NaN), so this is for a checked forward (``forward_checked``), which refuses such a batch whole and
-    then names the first bad value of X itself; in a finite batch those zero weights add exact zeros.
+    Row i < m - 1 is the sum of ``body[i] @ W_own``, its values from j on (``W_own``: for each column
+    of ``body``, the row of W it meets, zeros where ``columns`` says n), and ``tail[i] @ W_carried``,
+    its first j values: ``tail`` is body's last k columns one row down, ``X[0]``'s first j values on top
+    (``W_carried`` and those values placed by ``carried``). The last row is ``edges[1] @ W``. The two
+    sums of a row are its own n products split in two, as a blocked BLAS splits them. A NaN or inf among
+    the next row's first j values, or among the row before's last k - j, also makes row i non-finite
+    (inf * 0 is NaN), so this is for a checked forward (``forward_checked``), which refuses such a batch
+    whole and then names the first bad value of X itself; in a finite batch those zero weights add exact
+    zeros.
 
-    ``compiled``: the head's k columns are added as k element-wise multiply-adds, which a compiler
-    (XLA) fuses into one pass with what follows: the lab's checked forward with JAX's jit at m = 10^5
-    took 41.7 ms on OffsetRows against 41.2 ms on X (interleaved), where a second product costs 10 to
-    15 ms more. Eager, each would be a pass over an (m, units) array: one narrow product instead.
+    Why the first values are read from the body and not copied apart on the host: that copy (one cache
+    line per row, j values each) took 2.2 ms at m = 10^5 and its fresh buffer 0.55 ms more, as much as
+    the rest of the staging, while a compiled forward reads them from the body for nearly nothing.
+
+    ``compiled``: the carried sums are k element-wise multiply-adds, which a compiler (XLA) fuses into
+    one pass with what follows. Eager, each would be a pass over an (m, units) array: one narrow product
+    instead.
     """
-    k = X.head.shape[1]
-    W_body = xp.take(xp.concat([W, xp.zeros_like(W[:1, :])], axis=0), X.columns, axis=0)
-    Z = X.body @ W_body
+    n, k = X.body.shape[1], X.carried.shape[0]
+    W_padded = xp.concat([W, xp.zeros_like(W[:1, :])], axis=0)  # row n: the zeros that ``n`` points at
+    own = X.body @ xp.take(W_padded, X.columns, axis=0)
+    first = xp.take(xp.concat([X.edges[0, :], xp.zeros_like(X.edges[0, :1])]), X.carried)  # zeros but X[0, :j]
+    tail = xp.concat([xp.reshape(first, (1, k)), X.body[:-1, n - k:]], axis=0)
+    W_carried = xp.take(W_padded, X.carried, axis=0)
     if compiled:
         for c in range(k):
-            Z = Z + X.head[:, c:c + 1] * W[c, :]
+            own = own + tail[:, c:c + 1] * W_carried[c, :]
     else:
-        Z = Z + X.head @ W[:k, :]
-    return xp.concat([Z, X.last @ W], axis=0)
+        own = own + tail @ W_carried
+    return xp.concat([own, X.edges[1:, :] @ W], axis=0)

@@ -285,6 +285,18 @@ def test_jit_compiles_where_the_backend_has_a_compiler(backend):
     np.testing.assert_array_equal(backend.to_numpy(compiled(x)), [2.0, 4.0])
 
 
+def test_rows_borrowed_for_a_compiled_function_are_its_argument_with_their_values(backend, dtype):
+    """What ``borrow_for_compiled`` gives (a host array itself for JAX's jit) runs in the backend's compiled
+    function as the device array would, at any alignment and in every dtype."""
+    buffer = np.zeros(12 * 4 + 16, dtype)
+    compiled = backend.jit(lambda x: x * 2)
+    for start in (0, 1, 16 // np.dtype(dtype).itemsize):
+        host = buffer[start:start + 48].reshape(12, 4)
+        host[...] = np.arange(48).reshape(12, 4) + start
+        out = backend.to_numpy(backend.sync(compiled(backend.borrow_for_compiled(host, dtype))))
+        np.testing.assert_array_equal(out, 2 * host)
+
+
 def test_on_the_cpu_there_is_no_device_clock_and_no_cuda_graph(backend):
     """On the CPU the host's clock is the device's, and there are no kernel launches to record."""
     if backends.device_kind(backend.device) == "gpu":

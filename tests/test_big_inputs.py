@@ -287,7 +287,8 @@ def test_a_framework_that_shares_no_read_only_memory_shares_a_read_only_memmaps_
     np.save(tmp_path / "X.npy", data)
     model, chunks = xpnet.Model(xpnet.init_params(seed=1), backend=backend), []
     rows = streaming.Staging.rows
-    monkeypatch.setattr(streaming.Staging, "rows", lambda self, host: chunks.append(host) or rows(self, host))
+    monkeypatch.setattr(streaming.Staging, "rows",
+                        lambda self, host, *args: chunks.append(host) or rows(self, host, *args))
     p = model.predict_proba(np.load(tmp_path / "X.npy", mmap_mode="r"), "jit", batch_size=100)
     assert len(chunks) == 3 and all(backend.shares_host(host) for host in chunks)
     np.testing.assert_allclose(p, model.predict_proba(data, "jit", batch_size=100), rtol=1e-6)

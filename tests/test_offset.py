@@ -25,11 +25,10 @@ def _pieces(X: np.ndarray, j: int, k: int) -> tuple[np.ndarray, np.ndarray, np.n
     """OffsetRows' four arrays for X read j values in, on the host (what ``Staging`` shares or copies)."""
     m, n = X.shape
     body = X.reshape(-1)[j:j + (m - 1) * n].reshape(m - 1, n)
-    head = np.zeros((m - 1, k), X.dtype)
-    head[:, :j] = X[:m - 1, :j]
-    columns = np.arange(j, j + n)
+    columns, carried = np.arange(j, j + n), np.arange(k) - (k - j)
     columns[columns >= n] = n
-    return body, head, X[m - 1:], columns.astype(np.int32)
+    carried[carried < 0] = n
+    return body, X[[0, m - 1]], columns.astype(np.int32), carried.astype(np.int32)
 
 
 def _offset(X: np.ndarray, j: int, be=None, k: int = 16) -> OffsetRows:
@@ -65,14 +64,16 @@ def test_offset_sums_are_x_at_w_on_every_backend(backend, dtype, j, compiled):
 
 
 def test_a_finite_batch_stays_finite_and_any_bad_value_is_found():
-    """The next row's first j values meet zero weights: huge finite ones add exact zeros, while a NaN or inf
-    there makes the row before non-finite too, which the checked forward refuses (its batch is bad anyway)."""
+    """The next row's first j values and the row before's last k - j meet zero weights: huge finite ones add exact
+    zeros, while a NaN or inf there makes a neighbouring row non-finite too, which the checked forward refuses
+    (its batch is bad anyway)."""
     import array_api_compat.numpy as xp
 
     params = init_params(seed=1)
     names = params.network.activations
     X = np.random.default_rng(1).random((40, N)).astype(np.float32)
     X[7, :12] = 1e30  # large but finite: against the zero weights of the row before, exact zeros
+    X[6, -4:] = 1e30  # and against those of the carried sums of the row after
     for j in (4, 12):
         p, finite = forward_checked(params.layers, _offset(X, j), names, xp)
         assert bool(finite)
@@ -91,13 +92,13 @@ def _offset_backend(backend):
     return backend
 
 
-def _watch(monkeypatch) -> list:
-    """Lower the size from which OffsetRows are used to nothing, and record each one made."""
-    monkeypatch.setattr(streaming, "OFFSET_FROM_BYTES", 0)
+def _watch(monkeypatch, be) -> list:
+    """Lower the size from which ``be`` is given OffsetRows to nothing, and record each one made."""
+    monkeypatch.setattr(be, "offset_from_bytes", 0)
     made, build = [], streaming.Staging._offset_rows
 
-    def recording(self, host):
-        rows = build(self, host)
+    def recording(self, host, *args):
+        rows = build(self, host, *args)
         made.append((host, rows))
         return rows
 
@@ -110,7 +111,7 @@ def _watch(monkeypatch) -> list:
                           ("jit", 16, "float64")])
 def test_predict_proba_shares_an_unaligned_x_and_gives_its_outputs(backend, variant, start, precision, monkeypatch):
     be = _offset_backend(backend)
-    made = _watch(monkeypatch)
+    made = _watch(monkeypatch, be)
     X = _unaligned(300, start, dtype=precision)
     want = xpnet.Model(init_params(seed=3), backend="numpy", dtype="float64").predict_proba(X)
     model = xpnet.Model(init_params(seed=3), backend=be, dtype=precision)
@@ -126,7 +127,7 @@ def test_predict_proba_shares_an_unaligned_x_and_gives_its_outputs(backend, vari
 @pytest.mark.parametrize("variant", ["matmul", "jit"])
 def test_the_error_names_the_first_bad_index_of_an_unaligned_x(backend, variant, monkeypatch):
     be = _offset_backend(backend)
-    made = _watch(monkeypatch)
+    made = _watch(monkeypatch, be)
     model = xpnet.Model(init_params(seed=3), backend=be)
     for row, col in ((0, 0), (0, 11), (0, 12), (1, 3), (150, 0), (150, 399), (299, 5), (299, 399)):
         X = _unaligned(300, 16, seed=row)
@@ -141,17 +142,17 @@ def test_the_error_names_the_first_bad_index_of_an_unaligned_x(backend, variant,
 
 def test_read_only_small_or_unchecked_rows_are_copied_as_before(backend, monkeypatch):
     be = _offset_backend(backend)
-    made = _watch(monkeypatch)
+    made = _watch(monkeypatch, be)
     model = xpnet.Model(init_params(seed=4), backend=be)
     X = _unaligned(300, 16)
     want = model.predict_proba(X)
     made.clear()
     np.testing.assert_allclose(model.predict_proba(X, check_finite=False), want, rtol=1e-6)
     assert not made  # unchecked: a NaN must reach its own row only
-    monkeypatch.setattr(streaming, "OFFSET_FROM_BYTES", X.nbytes + 1)
+    monkeypatch.setattr(be, "offset_from_bytes", X.nbytes + 1)
     np.testing.assert_allclose(model.predict_proba(X), want, rtol=1e-6)
     assert not made  # below the size from which sharing pays
-    monkeypatch.setattr(streaming, "OFFSET_FROM_BYTES", 0)
+    monkeypatch.setattr(be, "offset_from_bytes", 0)
     X.flags.writeable = False
     np.testing.assert_allclose(model.predict_proba(X), want, rtol=1e-6)
     if not be.shares_host(X.reshape(-1)[12:]):  # TensorFlow shares no read-only memory: a copy
@@ -166,7 +167,7 @@ def test_each_thread_reuses_its_own_copy_buffer_and_gets_its_own_rows_outputs(ba
     be = _offset_backend(backend)
     model = xpnet.Model(init_params(seed=5), backend=be)
     reference = xpnet.Model(init_params(seed=5), backend="numpy", dtype="float64")
-    inputs = [_unaligned(40 + i, 16, seed=i) for i in range(4)]  # far below OFFSET_FROM_BYTES: copied
+    inputs = [_unaligned(40 + i, 16, seed=i) for i in range(4)]  # far below offset_from_bytes: copied
     wants = [reference.predict_proba(X) for X in inputs]
     model.predict_proba(inputs[-1])  # the largest first: the buffer grows only for a larger X
     kept = model._stage().buffer

@@ -34,7 +34,6 @@ from xpnet.model import (
 )
 from xpnet.streaming import (
     MAPPED_BATCH_SIZE,
-    OFFSET_FROM_BYTES,
     DeviceMemoryError,
     Placement,
     Rows,
@@ -233,7 +232,8 @@ class Model:
             if isinstance(whole, np.ndarray):
                 return whole
             failed = whole
-        rows = rows_of(X, self._place, check_finite, forward_checks=variant != "loop" and not be.chunked)
+        rows = rows_of(X, self._place, check_finite, forward_checks=variant != "loop" and not be.chunked,
+                       compiled=variant == "jit")
         if out is not None:
             _check_out(out, rows.m, self.network.outputs)
         checked = check_finite and not rows.scanned  # the forward checks its first layer instead of a scan of X
@@ -286,14 +286,14 @@ class Model:
             return None
         stage = self._stage()
         try:
-            p, finite = self._forward(variant, checked=True)(self.layers, stage.rows(X))
+            p, finite = self._forward(variant, checked=True)(self.layers, stage.rows(X, compiled=variant == "jit"))
             p = be.to_numpy(p)
         except Exception as err:
             if be.is_out_of_memory(err):
                 return err
             raise
         finally:
-            stage.release_above(OFFSET_FROM_BYTES + be.host_alignment)  # X above it is shared, not copied
+            stage.release_above(be.offset_from_bytes + be.host_alignment)  # X above it is shared, not copied
         if not bool(finite) or not (np.isfinite(p.min()) and np.isfinite(p.max())):
             return None
         return p

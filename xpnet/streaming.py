@@ -33,13 +33,6 @@ from xpnet.validation import (
 #: Rows per chunk for a memory-mapped X when no ``batch_size`` is given: 65536 rows of 400 float32 are 100 MiB.
 MAPPED_BATCH_SIZE = 65536
 
-#: Rows that a framework cannot share as they are go to a checked forward as OffsetRows from this size on, and
-#: are copied below it. One size for both frameworks, set by TensorFlow, whose four arrays cost more than the
-#: copy below it (``predict_proba`` with the jit forward, interleaved, OffsetRows' time over the copy's:
-#: TensorFlow 1.24x at 1.6 MB, 1.10x at 6.4 MB, 0.89x at 12.8 MB, 0.82x at 26 MB; JAX 0.69x at 26 MB, and below
-#: 8 MB from 0.80x to 1.21x between runs: no smaller size gains reliably for JAX either, BENCHMARKS.md).
-OFFSET_FROM_BYTES = 8 << 20
-
 #: ``fn(X_chunk_on_device) -> result on the device``.
 Forward = Callable[[Any], Any]
 
@@ -79,12 +72,13 @@ class Placement:
         return self.backend.dtype(self.dtype)
 
 
-def rows_of(X: Any, place: Placement, check_finite: bool, forward_checks: bool = False) -> Rows:
+def rows_of(X: Any, place: Placement, check_finite: bool, forward_checks: bool = False, compiled: bool = False) -> Rows:
     """Rows from host data (read chunk by chunk) or from an array already on the model's backend and device.
 
     ``forward_checks``: the forward that will run finds non-finite first-layer sums itself
     (``xpnet.model.forward_checked``), so host rows already in the model's dtype are not scanned on the way
     (:attr:`Rows.scanned` is False); rows that need a conversion are scanned before it, as before.
+    ``compiled``: host rows go to the backend's compiled forward (:meth:`Staging.rows`).
     """
     be = place.backend
     if not isinstance(X, np.ndarray) and be.owns(X):
@@ -93,14 +87,15 @@ def rows_of(X: Any, place: Placement, check_finite: bool, forward_checks: bool =
             raise InputError(f"X is {be.name} data on {where}, but the model runs on {be.device}; move it there "
                              f"first, or pass host (NumPy) data, which the model moves itself")
         return _device_rows(X, place, check_finite)
-    return _host_rows(X, place, check_finite, forward_checks)
+    return _host_rows(X, place, check_finite, forward_checks, compiled)
 
 
 #: Top-level modules of arrays kept in storage and read by slicing: read a chunk at a time, like a memmap.
 STORED_ARRAY_MODULES = ("zarr", "h5py")
 
 
-def _host_rows(X: Any, place: Placement, check_finite: bool, forward_checks: bool = False) -> Rows:
+def _host_rows(X: Any, place: Placement, check_finite: bool, forward_checks: bool = False,
+               compiled: bool = False) -> Rows:
     """Host data, read (and converted, and scanned) one chunk at a time; never all at once.
 
     A stored array (a Zarr array, an HDF5 dataset) is sliced a chunk at a time, as a memmap is. Each chunk
@@ -129,7 +124,7 @@ def _host_rows(X: Any, place: Placement, check_finite: bool, forward_checks: boo
                            max_abs=place.max_abs)
         if size > hi - lo:
             host = np.concatenate([host, np.zeros((size - (hi - lo), place.n_features), host.dtype)])
-        return stage.rows(host)
+        return stage.rows(host, compiled)
 
     def scan(lo: int, hi: int) -> None:
         host_values(part_of(lo, hi), dtype=place.host_dtype, row_offset=lo, max_abs=place.max_abs)
@@ -150,7 +145,7 @@ class Staging:
     bytes; NumPy's large arrays are at 16) would copy anything else itself, single-threaded, into fresh
     pages (180 ms for 160 MB measured with ``jax.device_put``). Here such rows go to a checked forward
     as :class:`~xpnet.model.OffsetRows` (``offset``): all of X's memory from its first aligned address
-    on is shared, and only its first few columns and last row are copied. Otherwise they are copied
+    on is shared, and only its first and last rows are copied. Otherwise they are copied
     into one aligned buffer (NumPy's copy is 2 to 3 times faster), reused chunk after chunk, as are the
     pages of a memory-mapped file's chunks. Safe because a chunk's result is fetched before the next
     chunk is read.
@@ -159,15 +154,18 @@ class Staging:
     def __init__(self, backend: Backend, dtype: str, offset: bool = False) -> None:
         self.backend, self.dtype, self.offset = backend, dtype, offset
         self.buffer: np.ndarray | None = None
+        self._indices: dict[tuple[int, int, int], tuple[Any, Any]] = {}
 
-    def rows(self, host: np.ndarray) -> Any:
-        """``host`` (rows of X, in the model's host dtype) as the forward takes them on the device."""
+    def rows(self, host: np.ndarray, compiled: bool = False) -> Any:
+        """``host`` (rows of X, in the model's host dtype) as the forward takes them on the device; ``compiled``:
+        as the backend's compiled forward takes them (:meth:`~xpnet.backends.Backend.borrow_for_compiled`)."""
         be = self.backend
+        borrow = be.borrow_for_compiled if compiled else be.borrow_rows
         if not be.host_alignment or be.device != "cpu" or be.shares_host(host):  # shared, or copied to a device
-            return be.borrow_rows(host, self.dtype)
-        offset = self._offset_rows(host) if self.offset and host.dtype == self.dtype and \
-            host.nbytes >= OFFSET_FROM_BYTES else None
-        return offset if offset is not None else be.borrow_rows(self._copy(host), self.dtype)
+            return borrow(host, self.dtype)
+        offset = self._offset_rows(host, borrow) if self.offset and host.dtype == self.dtype and \
+            host.nbytes >= be.offset_from_bytes else None
+        return offset if offset is not None else borrow(self._copy(host), self.dtype)
 
     def release_above(self, nbytes: int) -> None:
         """Let go of the buffer if it is larger than ``nbytes`` (a Staging kept between calls keeps only a small
@@ -175,10 +173,10 @@ class Staging:
         if self.buffer is not None and self.buffer.nbytes > nbytes:
             self.buffer = None
 
-    def _offset_rows(self, host: np.ndarray) -> OffsetRows | None:
-        """``host`` as OffsetRows whose body is shared with it; None where it is not one block of at least two
-        rows wider than the alignment, or where the framework cannot share that body either (TensorFlow:
-        read-only memory)."""
+    def _offset_rows(self, host: np.ndarray, borrow: Callable[[np.ndarray, str], Any]) -> OffsetRows | None:
+        """``host`` as OffsetRows whose body is shared with it (through ``borrow``); None where it is not one block
+        of at least two rows wider than the alignment, or where the framework cannot share that body either
+        (TensorFlow: read-only memory)."""
         be, size, address = self.backend, host.itemsize, host.ctypes.data
         if host.ndim != 2 or not host.flags.c_contiguous or address % size or be.host_alignment % size:
             return None
@@ -188,14 +186,20 @@ class Staging:
         body = host.reshape(-1)[j:j + (m - 1) * n].reshape(m - 1, n)
         if not be.shares_host(body):
             return None
-        columns = np.arange(j, j + n)
-        columns[columns >= n] = n  # the next row's values
-        head = _aligned(np.zeros((m - 1) * k * size + be.host_alignment, np.uint8), (m - 1, k), host.dtype,
-                        be.host_alignment)  # fresh zeros: cheaper than zeroing columns j: of a buffer kept
-        piece = np.dtype((np.void, j * size))  # each row's j values as one item: 0.7x the time of j floats
-        np.copyto(head[:, :j].view(piece), host[:m - 1, :j].view(piece))  # the j alone: 2 ms at 10^5; all k 6 to 9
-        return OffsetRows(be.borrow_rows(body, self.dtype), be.borrow_rows(head, self.dtype),
-                          be.asrows(host[m - 1:], self.dtype), be.asarray(columns.astype(np.int32), "int32"))
+        columns, carried = self._offset_indices(j, k, n)
+        edges = np.stack((host[0], host[m - 1]))
+        return OffsetRows(borrow(body, self.dtype), borrow(edges, self.dtype), columns, carried)
+
+    def _offset_indices(self, j: int, k: int, n: int) -> tuple[Any, Any]:
+        """OffsetRows' ``columns`` and ``carried`` for rows of n read j values in, on the device; kept, since
+        there are only k of each (each new one cost 0.15 ms with JAX's ``device_put``)."""
+        if (j, k, n) not in self._indices:
+            columns, carried = np.arange(j, j + n), np.arange(k) - (k - j)
+            columns[columns >= n] = n  # the next row's values
+            carried[carried < 0] = n  # the row's own values
+            self._indices[j, k, n] = tuple(self.backend.asarray(a.astype(np.int32), "int32")
+                                           for a in (columns, carried))
+        return self._indices[j, k, n]
 
     def _copy(self, host: np.ndarray) -> np.ndarray:
         """``host``'s values in the buffer at the backend's alignment (allocated once, grown when short)."""
