@@ -338,8 +338,10 @@ class Backend:
     def kernels(self) -> dict[str, Callable[..., Any]]:
         """The framework's own fused functions that the model may use in place of its Array API compositions.
 
-        Keys: ``"sigmoid"``, ``"relu"``, ``"softmax"`` (functions of ``z`` alone; softmax over the last axis) and
-        ``"affine"`` (``(A, W, b) -> A @ W + b`` in one call, for a 2-D ``A``). The standard has no sigmoid, and
+        Keys: ``"sigmoid"``, ``"relu"``, ``"softmax"`` (functions of ``z`` alone; softmax over the last axis),
+        ``"affine"`` (``(A, W, b) -> A @ W + b`` in one call, for a 2-D ``A``) and ``"all_finite"`` (``z`` ->
+        whether every value is finite, for the checked forward, where the standard's ``all(isfinite(z))`` costs
+        more than the framework's own call). The standard has no sigmoid, and
         its composition is several element-wise passes where nothing fuses them; a framework's one kernel is one.
         A backend lists only kernels proven to meet the parity tolerances, very negative z included
         (``tests/test_kernels.py`` checks each against the float64 reference); none (the base) keeps the pure

@@ -69,6 +69,14 @@ def test_every_kernel_meets_the_parity_tolerance_at_the_extremes(backend, dtype)
         want = seen[0] @ seen[1] + seen[2]
         scale = np.abs(seen[0]) @ np.abs(seen[1]) + np.abs(seen[2])  # the sum's condition: no cancellation blow-up
         assert (np.abs(got - want) <= RTOL[dtype] * scale).all(), f"{backend.name} affine"
+    if "all_finite" in kernels:
+        Z = np.random.default_rng(2).uniform(-0.5, 0.5, size=(37, 25)) * float(np.finfo(dtype).max)  # huge, finite
+        assert bool(kernels["all_finite"](backend.asarray(Z, dtype))), f"{backend.name} all_finite"
+        for row, col in ((0, 0), (18, 7), (36, 24)):
+            for bad in (np.nan, np.inf, -np.inf):
+                Y = Z.copy()
+                Y[row, col] = bad
+                assert not bool(kernels["all_finite"](backend.asarray(Y, dtype))), (backend.name, row, col, bad)
 
 
 def _poisoned(dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
