@@ -92,9 +92,15 @@ def _offset_backend(backend):
     return backend
 
 
+def _offset_from(monkeypatch, be, nbytes: int) -> None:
+    """Give ``be`` OffsetRows from ``nbytes`` on, for compiled and eager forwards."""
+    monkeypatch.setattr(be, "offset_from_bytes", nbytes)
+    monkeypatch.setattr(be, "eager_offset_from_bytes", nbytes)
+
+
 def _watch(monkeypatch, be) -> list:
     """Lower the size from which ``be`` is given OffsetRows to nothing, and record each one made."""
-    monkeypatch.setattr(be, "offset_from_bytes", 0)
+    _offset_from(monkeypatch, be, 0)
     made, build = [], streaming.Staging._offset_rows
 
     def recording(self, host, *args):
@@ -149,14 +155,33 @@ def test_read_only_small_or_unchecked_rows_are_copied_as_before(backend, monkeyp
     made.clear()
     np.testing.assert_allclose(model.predict_proba(X, check_finite=False), want, rtol=1e-6)
     assert not made  # unchecked: a NaN must reach its own row only
-    monkeypatch.setattr(be, "offset_from_bytes", X.nbytes + 1)
+    _offset_from(monkeypatch, be, X.nbytes + 1)
     np.testing.assert_allclose(model.predict_proba(X), want, rtol=1e-6)
     assert not made  # below the size from which sharing pays
-    monkeypatch.setattr(be, "offset_from_bytes", 0)
+    _offset_from(monkeypatch, be, 0)
     X.flags.writeable = False
     np.testing.assert_allclose(model.predict_proba(X), want, rtol=1e-6)
     if not be.shares_host(X.reshape(-1)[12:]):  # TensorFlow shares no read-only memory: a copy
         assert [rows for _, rows in made] == [None]
+
+
+def test_compiled_and_eager_forwards_take_offset_rows_from_their_own_sizes(backend, monkeypatch):
+    """Eager, each of OffsetRows' sums is a call and a pass of its own, so sharing pays from a larger X than it
+    does for a compiled forward: each variant is given OffsetRows from its own size on."""
+    be = _offset_backend(backend)
+    made = _watch(monkeypatch, be)
+    X = _unaligned(300, 16)
+    model = xpnet.Model(init_params(seed=4), backend=be)
+    monkeypatch.setattr(be, "eager_offset_from_bytes", X.nbytes + 1)
+    jit, eager = model.predict_proba(X, "jit"), model.predict_proba(X, "matmul")
+    assert [isinstance(rows, OffsetRows) for _, rows in made] == [True]  # the jit call's; the eager one copied
+    np.testing.assert_allclose(jit, eager, rtol=1e-6)
+    made.clear()
+    monkeypatch.setattr(be, "eager_offset_from_bytes", 0)
+    monkeypatch.setattr(be, "offset_from_bytes", X.nbytes + 1)
+    model.predict_proba(X, "jit"), model.predict_proba(X, "matmul")
+    assert [isinstance(rows, OffsetRows) for _, rows in made] == [True]  # now the eager call's
+    assert made[0][1].body.shape == (299, N)
 
 
 def test_each_thread_reuses_its_own_copy_buffer_and_gets_its_own_rows_outputs(backend):

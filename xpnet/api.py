@@ -33,6 +33,7 @@ from xpnet.model import (
     widen_hidden,
 )
 from xpnet.streaming import (
+    KEEP_STAGING_BYTES,
     MAPPED_BATCH_SIZE,
     DeviceMemoryError,
     Placement,
@@ -295,7 +296,7 @@ class Model:
                 return err
             raise
         finally:
-            stage.release_above(be.offset_from_bytes + be.host_alignment)  # X above it is shared, not copied
+            stage.release_above(KEEP_STAGING_BYTES + be.host_alignment)
         if not finite or not np.isfinite(p).all():  # the method: np.all() costs 3 us more per call
             return None
         return p

@@ -33,6 +33,10 @@ from xpnet.validation import (
 #: Rows per chunk for a memory-mapped X when no ``batch_size`` is given: 65536 rows of 400 float32 are 100 MiB.
 MAPPED_BATCH_SIZE = 65536
 
+#: A Staging kept between calls (``Model._stage``, one per thread) keeps its aligned buffer up to this size, and
+#: lets a larger one go after the call.
+KEEP_STAGING_BYTES = 8 << 20
+
 #: ``fn(X_chunk_on_device) -> result on the device``.
 Forward = Callable[[Any], Any]
 
@@ -163,8 +167,9 @@ class Staging:
         borrow = be.borrow_for_compiled if compiled else be.borrow_rows
         if not be.host_alignment or be.device != "cpu" or be.shares_host(host):  # shared, or copied to a device
             return borrow(host, self.dtype)
+        offset_from = be.offset_from_bytes if compiled else be.eager_offset_from_bytes
         offset = self._offset_rows(host, borrow) if self.offset and host.dtype == self.dtype and \
-            host.nbytes >= be.offset_from_bytes else None
+            host.nbytes >= offset_from else None
         return offset if offset is not None else borrow(self._copy(host), self.dtype)
 
     def release_above(self, nbytes: int) -> None:
