@@ -37,8 +37,8 @@ class JaxBackend(Backend):
     array_modules = ("jax", "jaxlib")
     compiler = "jax.jit"
     host_alignment = 64  # XLA's CPU client shares a host buffer only at this alignment, and copies it otherwise
-    # OffsetRows' time over the copy's (predict_proba jit, interleaved, two runs): 1.03x at 0.8 MB, 0.90x and
-    # 0.95x at 1.6 MB, 0.77x to 0.79x at 6.4 MB
+    # OffsetRows' time over the copy's (predict_proba jit, interleaved, up to three runs): 1.03x at 0.8 MB, 0.88x
+    # to 0.95x at 1.6 MB, 0.77x to 0.80x at 6.4 MB
     offset_from_bytes = 3 << 19
 
     @classmethod
