@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -164,8 +165,43 @@ def test_transfer_medians_time_the_copies_apart_and_fetch_a_fresh_output_each_ti
     found = harness.transfer_medians(lambda X: moved.append(X) or np.array(X), compute,
                                      lambda out: fetched.append(out) or np.asarray(out), inputs, 4)
     assert set(found) == {"to_device_s", "to_host_s"} and all(v > 0 for v in found.values())
-    assert [id(X) for X in moved] == [id(inputs[i]) for i in (0, 0, 1, 0, 1)]  # a first call, then each in turn
+    assert [id(X) for X in moved] == [id(inputs[i]) for i in (0, 1, 0, 1, 0, 1)]  # each once untimed, then in turn
     assert len(outputs) == len(fetched) == 5 and all(a is b for a, b in zip(outputs, fetched, strict=True))
+
+
+class _Timing:
+    """pytest-benchmark's fixture, timing: pedantic runs the target rounds x iterations times, recorded apart."""
+
+    def __init__(self) -> None:
+        self.timed = 0
+
+    def pedantic(self, target: Any, rounds: int = 1, iterations: int = 1, **kwargs: Any) -> Any:
+        self.timed += rounds * iterations
+        for _ in range(rounds * iterations):
+            target()
+
+
+def test_every_input_is_used_once_before_the_warm_up_and_the_timing() -> None:
+    """A first call on each rotated input (a compile for another alignment, a cache entry) is slow once: it must
+    not be timed, nor make the warm-up's estimate of a call (which sets the iterations per round) a compile's."""
+    params = init_params(seed=0)
+    xs = [sample_inputs(8, seed=i) for i in range(5)]
+    seen, calls = set(), []
+
+    def fn(X: np.ndarray) -> np.ndarray:
+        calls.append(id(X))
+        if id(X) not in seen:
+            seen.add(id(X))
+            time.sleep(0.05)  # its first use
+        return reference(params, X).astype(np.float32)
+
+    subject = harness.Subject(fn=fn, prepare=lambda X: X)
+    bench = _Timing()
+    found = harness.run(bench, subject, xs, reference(params, xs[0]), "float32", "first uses",
+                        harness.Settings(max_time=0.05, warmup=0.01))
+    assert calls[:5] == [id(X) for X in xs]  # the check's call on xs[0], then every other input once
+    assert found["iterations"] > 1  # the warm-up saw calls, not first uses
+    assert bench.timed > 0
 
 
 class _Disabled:
