@@ -218,12 +218,14 @@ def test_each_thread_reuses_its_own_copy_buffer_and_gets_its_own_rows_outputs(ba
     assert not failures and len(buffers) == 4
 
 
-def test_a_kept_staging_lets_go_of_a_buffer_above_its_limit(backend):
+def test_a_kept_staging_lets_go_of_a_buffer_above_its_limit(backend, monkeypatch):
     be = _offset_backend(backend)
     stage = streaming.Staging(be, "float32")
     stage.rows(_unaligned(64, 16))
-    small = stage.buffer
-    stage.release_above(small.nbytes)
+    small = stage.buffer  # its rows and the alignment's slack
+    monkeypatch.setattr(streaming, "KEEP_STAGING_BYTES", small.nbytes - be.host_alignment)
+    stage.keep_small()
     assert stage.buffer is small
-    stage.release_above(small.nbytes - 1)
+    monkeypatch.setattr(streaming, "KEEP_STAGING_BYTES", small.nbytes - be.host_alignment - 1)
+    stage.keep_small()
     assert stage.buffer is None

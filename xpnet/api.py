@@ -33,7 +33,6 @@ from xpnet.model import (
     widen_hidden,
 )
 from xpnet.streaming import (
-    KEEP_STAGING_BYTES,
     MAPPED_BATCH_SIZE,
     DeviceMemoryError,
     Placement,
@@ -146,7 +145,7 @@ class Model:
             return matmul_forward
 
         if variant == "jit":
-            fn = be.jit_rows(lambda ns: build(ns, compiled=be.compiler is not None))
+            fn = be.jit_rows(lambda ns: build(ns, compiled=self._compiled(variant)))
         else:
             fn = build(be.xp)
             if be.block_rows:
@@ -236,7 +235,7 @@ class Model:
                 return whole
             failed = whole
         rows = rows_of(X, self._place, check_finite, forward_checks=variant != "loop" and not be.chunked,
-                       compiled=variant == "jit")
+                       compiled=self._compiled(variant))
         if out is not None:
             _check_out(out, rows.m, self.network.outputs)
         checked = check_finite and not rows.scanned  # the forward checks its first layer instead of a scan of X
@@ -289,17 +288,22 @@ class Model:
             return None
         stage = self._stage()
         try:
-            p, finite = self._forward(variant, checked=True)(self.layers, stage.rows(X, compiled=variant == "jit"))
+            p, finite = self._forward(variant, checked=True)(self.layers, stage.rows(X, self._compiled(variant)))
             p = be.to_numpy(p)
         except Exception as err:
             if be.is_out_of_memory(err):
                 return err
             raise
         finally:
-            stage.release_above(KEEP_STAGING_BYTES + be.host_alignment)
+            stage.keep_small()
         if not finite or not np.isfinite(p).all():  # the method: np.all() costs 3 us more per call
             return None
         return p
+
+    def _compiled(self, variant: str) -> bool:
+        """Whether ``variant``'s forward is compiled here: the jit variant of a backend with a compiler (elsewhere
+        "jit" is the matmul forward as it is). Staging and the first layer's sums take the compiled form then."""
+        return variant == "jit" and self.backend.compiler is not None
 
     def _stage(self) -> Staging:
         """This thread's Staging of whole batches, kept across calls so that its aligned buffer is reused: a

@@ -172,10 +172,10 @@ class Staging:
             host.nbytes >= offset_from else None
         return offset if offset is not None else borrow(self._copy(host), self.dtype)
 
-    def release_above(self, nbytes: int) -> None:
-        """Let go of the buffer if it is larger than ``nbytes`` (a Staging kept between calls keeps only a small
-        one; rows already handed out keep their memory alive themselves)."""
-        if self.buffer is not None and self.buffer.nbytes > nbytes:
+    def keep_small(self) -> None:
+        """Let go of the buffer if it holds more than :data:`KEEP_STAGING_BYTES` of rows (a Staging kept between calls
+        keeps only a small one; rows already handed out keep their memory alive themselves)."""
+        if self.buffer is not None and self.buffer.nbytes > KEEP_STAGING_BYTES + self.backend.host_alignment:
             self.buffer = None
 
     def _offset_rows(self, host: np.ndarray, borrow: Callable[[np.ndarray, str], Any]) -> OffsetRows | None:
