@@ -31,6 +31,9 @@ IMPLS = ("xpnet", "user", "native", "keras", "onnxruntime")
 #: The user path (``Model.predict_proba``: NumPy in, checked, NumPy out) is timed beside the device-resident
 #: forward from this batch size on, in float32: below it a call is dispatch, not data.
 USER_MIN_M = 1000
+#: ... and up to this one: beyond it (the GPU run's 10^7 rows, 16 GB) a call is the host-to-device copy of X,
+#: which the user rows at smaller sizes already report apart (``to_device_s``), and each call would take seconds.
+USER_MAX_M = 1_000_000
 PEERS = ("native", "keras", "onnxruntime")
 #: Keras ``predict`` walks the batch 32 examples at a time (~2 s per call at m = 100_000 here);
 #: above this size one row would cost minutes, so it is timed up to here only.
@@ -141,7 +144,7 @@ def _cases(
                     if variant == "jit" and not compiled:
                         continue  # no compiler: the jit row would be the matmul row again
                     yield Case("xpnet", name, device, variant, m, dtype)
-                    if variant != "loop" and m >= USER_MIN_M and dtype == "float32" and not cls.chunked:
+                    if variant != "loop" and USER_MIN_M <= m <= USER_MAX_M and dtype == "float32" and not cls.chunked:
                         yield Case("user", name, device, variant, m, dtype)
                 if cls.graph_capture and backends.device_kind(device) == "gpu" and m <= GRAPH_MAX_M:
                     yield Case("xpnet", name, device, GRAPH, m, dtype)

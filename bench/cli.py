@@ -46,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--verbose", action="store_true",
                         help="show pytest-benchmark's raw tables as the rows run, and the machine in full")
-    parser.add_argument("--report-only", metavar="RUN.json", default=None,
-                        help="run nothing: report an earlier --json")
+    parser.add_argument("--report-only", metavar="RUN.json", nargs="+", default=None,
+                        help="run nothing: report an earlier --json (several: their rows as one run's)")
     return parser
 
 
@@ -112,17 +112,19 @@ def run(args: argparse.Namespace) -> int:
                   "xpnet bench: no row matches these --backends, --devices, --sizes and --dtypes here "
                   "(xpnet backends lists the devices)", file=sys.stderr)
             return 1
-        return max(_report(args, json_path, progress.failed), code)
+        return max(_report(args, [json_path], progress.failed), code)
 
 
-def _report(args: argparse.Namespace, json_path: str, failed: list[str]) -> int:
-    """Print the answer, the machine, the legend, the table and the goals of the run in ``json_path``."""
+def _report(args: argparse.Namespace, json_paths: list[str], failed: list[str]) -> int:
+    """Print the answer, the machine, the legend, the table and the goals of the run in ``json_paths`` (one run's
+    JSON, or several runs' reported as one)."""
     from xpnet.bench import report
 
-    if not Path(json_path).is_file():
-        print(f"xpnet bench: error: no results in {json_path}", file=sys.stderr)
+    missing = [path for path in json_paths if not Path(path).is_file()]
+    if missing:
+        print(f"xpnet bench: error: no results in {', '.join(missing)}", file=sys.stderr)
         return 2
-    data = report.load(json_path)
+    data = report.merge([report.load(path) for path in json_paths])
     found = report.rows(data)
     old = report.rows(report.load(args.compare)) if args.compare else None
     limits = data.get("xpnet", {}).get("limits")

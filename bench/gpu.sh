@@ -2,45 +2,90 @@
 # The GPU benchmark, one prepared script for the device machine (an H200 with NumPy, CuPy, JAX,
 # PyTorch, pytest-benchmark and setuptools; no TensorFlow, no array-api-compat, no network).
 #
-# It installs xpnet from this checkout and array-api-compat from a carried wheel, runs the GPU tests
-# (CUDA graphs replay the forward, CUDA events time device work, TF32 is off), parity on every GPU
-# backend, then the benchmark on every GPU backend up to m = 10_000_000 in float32 (graph rows,
-# device times from CUDA events, the copies of predict_proba timed apart, the launch floor and the
-# host-to-device bandwidth beside the roofline), in about 6 minutes, and writes everything under
-# $OUT (pytest-benchmark's JSON, the parity JSON, the log).
+# It installs xpnet from this checkout and array-api-compat from a carried wheel (into /tmp/xpnet-site, on
+# PYTHONPATH), runs the GPU tests (CUDA graphs replay the forward, CUDA events time device work, TF32
+# is off) beside parity on every GPU backend, then the benchmark of each GPU backend in a process of its
+# own, in float32 up to m = 10_000_000 (graph rows, device times from CUDA events, the copies of
+# predict_proba timed apart, the launch floor and the host-to-device bandwidth beside the roofline), and
+# last the report of all three as one run, with every target's status. One process per backend: a crash
+# or a time limit costs that backend's rows, not the others'. Stages share a time budget
+# (XPNET_GPU_BUDGET seconds, default 540, inside the device tool's 600 s limit): each benchmark gets what
+# is left after keeping a reserve for those after it. Everything lands under $OUT.
 #
 # Before the run, here (the registry is reachable here, not there):
 #   pip download --no-deps --only-binary=:all: -d bench/.wheels "array-api-compat>=1.11"
-# then run `bash bench/gpu.sh` on the device machine with bench/.wheels carried (an untracked,
-# not-ignored folder travels as it is). Afterwards, here:
-#   python -m xpnet.bench.cli --report-only <files_at>/bench-gpu.json --markdown --plot bench-gpu.png
-set -euo pipefail
+# then run `bash bench/gpu.sh` on the device machine with bench/.wheels carried (git ignores it). Afterwards, here:
+#   python -m xpnet.bench.cli --report-only <files_at>/bench-gpu-*.json --markdown
+# Without a GPU, XPNET_GPU_DEVICES=cpu tries the whole script on the CPU (XPNET_GPU_SIZES to shorten it).
+set -uo pipefail  # not -e: a stage that fails is reported, and the next one runs
 export PYTHONUNBUFFERED=1
 OUT=${OUT:?set OUT to the folder that comes back}
-WHEELS=${XPNET_WHEELS:-bench/.wheels}
-SIZES=${XPNET_GPU_SIZES:-1,64,1000,100000,1000000,10000000}
-log="$OUT/gpu-log.txt"
+OUT=$(cd "$OUT" && pwd)
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+WHEELS=$(cd "$REPO" && cd "${XPNET_WHEELS:-bench/.wheels}" && pwd)
+SIZES=${XPNET_GPU_SIZES:-1,1000,100000,10000000}
+DEVICES=${XPNET_GPU_DEVICES:-gpu}
+BACKENDS=${XPNET_GPU_BACKENDS:-torch jax cupy}  # torch first: its compiler takes the longest
+MAX_TIME=${XPNET_GPU_MAX_TIME:-0.2}
+DEADLINE=$((SECONDS + ${XPNET_GPU_BUDGET:-540}))
+RESERVE=75  # seconds kept for each benchmark still to run, and for the report
+declare -A CAP=([torch]=260 [jax]=150 [cupy]=120)
+SITE=/tmp/xpnet-site
+# Commands run from an empty folder: in the checkout, its own xpnet/ folder would shadow the installed package
+# (whose xpnet.backends, xpnet.model and xpnet.bench are the checkout's top-level folders, mapped by pyproject.toml).
+RUN=$(mktemp -d)
+cd "$RUN" || exit 1
+stage() { echo "== $(date -u +%T) $* ($((DEADLINE - SECONDS)) s left)"; }
 
 {
-  echo "== $(date -u +%FT%TZ) machine"
-  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv || true
-  python3 -c 'import numpy, sys; print(sys.version); print("numpy", numpy.__version__)'
-  python3 -m pip install --no-index --no-deps "$WHEELS"/array_api_compat-*.whl
-  python3 -m pip install --no-deps --no-build-isolation .
-  python3 -m xpnet backends || true
+  stage "machine"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,clocks.mem,power.limit \
+    --format=csv || echo "nvidia-smi: not here"
+  nproc
+  python3 -m pip list 2>/dev/null | grep -iE '^(numpy|jax|jaxlib|jax-cuda[0-9]+-plugin|torch|triton|cupy-cuda[0-9x]+|scikit-learn|pytest|pytest-benchmark|setuptools) '
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" \
+    "$WHEELS"/array_api_compat-*.whl || exit 1
+  python3 -m pip install -q --no-deps --no-build-isolation --no-compile --no-cache-dir --target "$SITE" "$REPO" \
+    || exit 1
+  export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
+  python3 -m xpnet backends
 
-  echo "== GPU tests"
-  python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py \
-    "tests/test_backends.py::test_float32_matmul_keeps_full_float32_precision" \
-    && echo "GPU tests ok" || echo "GPU tests FAILED"
+  stage "GPU tests and parity, side by side"
+  (timeout 120 python3 -m pytest -q -p no:cacheprovider -c "$REPO/pyproject.toml" --rootdir "$REPO" \
+     "$REPO/tests/test_gpu.py" "$REPO/tests/test_backends.py::test_float32_matmul_keeps_full_float32_precision" \
+     >"$OUT/tests-gpu.txt" 2>&1; echo "GPU tests: exit $?" >>"$OUT/tests-gpu.txt") &
+  # shellcheck disable=SC2086  # the backends are a list
+  timeout 120 python3 -m xpnet parity --backends "$(echo $BACKENDS | tr ' ' ,)" --devices "$DEVICES" --json \
+    >"$OUT/parity-gpu.json"
+  echo "parity: exit $? (0: every row within its tolerances; parity-gpu.json has them)"
+  wait
+  tail -n 25 "$OUT/tests-gpu.txt"
 
-  echo "== parity"
-  python3 -m xpnet parity --backends cupy,jax,torch --devices gpu --json >"$OUT/parity-gpu.json" \
-    && echo "parity ok" || echo "parity FAILED (see parity-gpu.json)"
+  # shellcheck disable=SC2206
+  order=($BACKENDS)
+  for i in "${!order[@]}"; do
+    be=${order[$i]}
+    after=$(( ${#order[@]} - i ))  # those after this one, and the report
+    cap=$(( DEADLINE - SECONDS - RESERVE * after ))
+    (( cap > ${CAP[$be]:-150} )) && cap=${CAP[$be]:-150}
+    stage "benchmark $be, at most $cap s"
+    if (( cap < 30 )); then echo "benchmark $be: skipped, no time left"; continue; fi
+    # At its limit it is interrupted (SIGINT), as Ctrl-C would: pytest ends the session and pytest-benchmark still
+    # writes the rows timed so far; --verbose keeps pytest's report of any row that failed, traceback and all.
+    timeout -s INT -k 20 "$cap" python3 -m xpnet.bench.cli --backends "$be" --devices "$DEVICES" --peers native \
+      --dtypes float32 --sizes "$SIZES" --max-time "$MAX_TIME" --json "$OUT/bench-gpu-$be.json" --verbose
+    echo "benchmark $be: exit $? (124: interrupted at its limit, the rows timed till then kept)"
+  done
 
-  echo "== benchmark"
-  # No peers but the native code (Keras and ONNX Runtime are CPU peers, and absent there); float32
-  # only (parity covers float64); 0.3 s per row keeps the whole run near 6 minutes, compile time included.
-  timeout 420 python3 -m xpnet.bench.cli --backends cupy,jax,torch --devices gpu --peers native \
-    --dtypes float32 --sizes "$SIZES" --max-time 0.3 --json "$OUT/bench-gpu.json" --plot ''
-} 2>&1 | tee "$log"
+  stage "the report of every backend's run as one"
+  shopt -s nullglob
+  runs=("$OUT"/bench-gpu-*.json)
+  if (( ${#runs[@]} )); then
+    python3 -m xpnet.bench.cli --report-only "${runs[@]}" --markdown --plot "$OUT/bench-gpu.png" \
+      >"$OUT/bench-gpu.md"
+    echo "report: exit $?"
+  fi
+  nvidia-smi --query-gpu=clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv 2>/dev/null
+  stage "done"
+  cat "$OUT/bench-gpu.md" 2>/dev/null
+} 2>&1 | tee "$OUT/gpu-log.txt"

@@ -74,6 +74,19 @@ def load(path: str | Path) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 
 
+def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs' JSON as one run: their rows together, the first run's machine and options, and each device's
+    limits from the first run that measured it. For one session's runs taken in separate processes (``bench/gpu.sh``
+    runs each GPU backend in its own, so that a crash or a time limit costs one backend's rows, not all)."""
+    merged = dict(runs[0]) | {"benchmarks": [b for run in runs for b in run.get("benchmarks", [])]}
+    limits: dict[str, Any] = {}
+    for run in runs:
+        for device, found in run.get("xpnet", {}).get("limits", {}).items():
+            limits.setdefault(device, found)
+    merged["xpnet"] = dict(runs[0].get("xpnet", {})) | {"limits": limits}
+    return merged
+
+
 def rows(data: dict[str, Any]) -> list[Row]:
     """The run's rows that carry xpnet's ``extra_info`` (others, and failed ones, are left out)."""
     found = []

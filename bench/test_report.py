@@ -41,6 +41,8 @@ def test_matrix_filters_and_big_sizes() -> None:
     # the user path beside the forward: float32, m >= 1000, the variants a user calls for speed
     assert {(c.variant, c.m, c.dtype) for c in rows if c.impl == "user"} == {
         ("matmul", m, "float32") for m in cases.ALL_SIZES if m >= cases.USER_MIN_M}
+    beyond = cases.matrix(sizes=(10_000_000,), backend_names=["numpy"], devices=["cpu"], peers=[])
+    assert {c.impl for c in beyond} == {"xpnet"}  # past USER_MAX_M a user row would time the copy of X alone
     assert [c.m for c in rows] == sorted(c.m for c in rows)  # run order: by batch size
     assert {c.m for c in rows} == set(cases.ALL_SIZES) > set(cases.DEFAULT_SIZES)
     cpu_only = [n for n in backends.names() if "gpu" not in backends.backend_class(n).devices]
@@ -103,6 +105,21 @@ def test_limits_measure_quick() -> None:
     assert limits.host_to_device(backends.get("numpy"), 1 << 20) > 0
     assert found["cpu"].first_product["float32"] > 0 and found["cpu"].first_product_by["float32"] == "numpy"
     assert 0 < found["cpu"].ceiling("float32") <= found["cpu"].bandwidth / 1600
+
+
+def test_big_batches_repeat_one_seeded_block_and_its_reference() -> None:
+    from xpnet.bench.conftest import HostInputs
+
+    params = init_params(seed=0)
+    xs, ref = HostInputs(params, tile_rows=100).get(250)
+    block = sample_inputs(100, 400, seed=0)
+    assert len(xs) == 1 and xs[0].shape == (250, 400) and ref.shape == (250, 1)
+    for lo in (0, 100, 200):  # the block twice, then its first half
+        np.testing.assert_array_equal(xs[0][lo:lo + 100], block[:250 - lo])
+    # the repeated reference is the reference of the repeated rows (float64 on both sides)
+    np.testing.assert_allclose(ref, reference(params, xs[0]), rtol=1e-12, atol=0)
+    small, _ = HostInputs(params, tile_rows=100).get(100)
+    assert len(small) == harness.buffer_count(100 * 400 * 4) > 1  # up to the block: rotated buffers as before
 
 
 def test_buffer_rotation_exceeds_the_cache() -> None:
@@ -344,6 +361,31 @@ def test_cli_arguments_and_report_only(run_json: Path, tmp_path: Path, capsys: p
     out = capsys.readouterr().out
     assert "vs old" in out and "1.00x" in out and plot.exists()
     assert cli.run(parser.parse_args(["--compare", str(tmp_path / "missing.json")])) == 2
+
+
+def test_runs_of_separate_processes_are_reported_as_one(run_json: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    whole = json.loads(run_json.read_text())
+    halves = []
+    for i, rows in enumerate((whole["benchmarks"][::2], whole["benchmarks"][1::2])):
+        part = dict(whole, benchmarks=rows)
+        if i == 1:  # the second process measured the first's devices again
+            part["xpnet"] = dict(whole["xpnet"], limits={
+                device: dict(found, bandwidth=1.0) for device, found in whole["xpnet"]["limits"].items()})
+        halves.append(tmp_path / f"part{i}.json")
+        halves[-1].write_text(json.dumps(part))
+    merged = report.merge([report.load(path) for path in halves])
+    assert len(merged["benchmarks"]) == len(whole["benchmarks"])
+    assert merged["xpnet"]["limits"] == whole["xpnet"]["limits"]  # each device's from the first run that has it
+    gpu = {"gpu": {"bandwidth": 4e12}}
+    with_gpu = report.merge([whole, dict(whole, xpnet={"limits": gpu})])
+    assert with_gpu["xpnet"]["limits"] == whole["xpnet"]["limits"] | gpu
+    assert cli.run(cli.build_parser().parse_args(["--report-only", str(run_json)])) == 0
+    alone = capsys.readouterr().out
+    assert cli.run(cli.build_parser().parse_args(["--report-only", *map(str, halves)])) == 0
+    assert capsys.readouterr().out == alone
+    assert cli.run(cli.build_parser().parse_args(["--report-only", str(halves[0]), str(tmp_path / "no.json")])) == 2
+    assert "no.json" in capsys.readouterr().err
 
 
 def test_the_report_leads_with_the_answer_explains_its_columns_and_writes_nothing_unasked(
