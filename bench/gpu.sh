@@ -28,7 +28,8 @@ DEVICES=${XPNET_GPU_DEVICES:-gpu}
 BACKENDS=${XPNET_GPU_BACKENDS:-torch jax cupy}  # torch first: its compiler takes the longest
 MAX_TIME=${XPNET_GPU_MAX_TIME:-0.2}
 DEADLINE=$((SECONDS + ${XPNET_GPU_BUDGET:-540}))
-RESERVE=75  # seconds kept for each benchmark still to run, and for the report
+RESERVE=75  # seconds kept for each benchmark still to run
+REPORT=20   # and for the report
 declare -A CAP=([torch]=260 [jax]=150 [cupy]=120)
 SITE=/tmp/xpnet-site
 # Commands run from an empty folder: in the checkout, its own xpnet/ folder would shadow the installed package
@@ -65,8 +66,7 @@ stage() { echo "== $(date -u +%T) $* ($((DEADLINE - SECONDS)) s left)"; }
   order=($BACKENDS)
   for i in "${!order[@]}"; do
     be=${order[$i]}
-    after=$(( ${#order[@]} - i ))  # those after this one, and the report
-    cap=$(( DEADLINE - SECONDS - RESERVE * after ))
+    cap=$(( DEADLINE - SECONDS - RESERVE * (${#order[@]} - i - 1) - REPORT ))
     (( cap > ${CAP[$be]:-150} )) && cap=${CAP[$be]:-150}
     stage "benchmark $be, at most $cap s"
     if (( cap < 30 )); then echo "benchmark $be: skipped, no time left"; continue; fi
