@@ -68,32 +68,9 @@ class CupyBackend(Backend):
             self.module.cuda.get_current_stream().synchronize()
         return x
 
-    graph_capture = "cupy.cuda.Graph (stream capture)"
-
-    def capture(self, fn: Callable[[Any], Any], x: Any) -> Callable[[Any], Any]:
-        cupy = self.module
-        with self._cuda_device:
-            static_x = x.copy()
-            # The graph's own memory pool: the addresses of its intermediates are recorded in the graph, so
-            # they must never be handed to another array (CuPy's default pool would, once they are freed).
-            pool = cupy.cuda.MemoryPool()
-            stream = cupy.cuda.Stream(non_blocking=True)
-            with cupy.cuda.using_allocator(pool.malloc), stream:
-                fn(static_x)  # warm-up: kernels compiled, cuBLAS's handle made, the pool holds every block size
-                stream.synchronize()
-                stream.begin_capture()
-                static_out = fn(static_x)
-                graph = stream.end_capture()
-            stream.synchronize()
-
-        def replay(x: Any) -> Any:
-            with self._cuda_device:
-                cupy.copyto(static_x, x)
-                graph.launch()  # on the current stream, after the copy
-            return static_out
-
-        replay.memory_pool = pool  # type: ignore[attr-defined]  # the graph's memory, kept as long as it is
-        return replay
+    # No CUDA graphs (graph_capture stays None): CuPy 14.2 refuses the network's matmul inside a stream capture
+    # ("NotImplementedError: calling cuBLAS API during stream capture is currently unsupported", seen on an H200
+    # on 2026-11-30), and a forward without its matmuls is no forward.
 
     def device_clock(self) -> DeviceClock | None:
         cupy = self.module

@@ -57,7 +57,8 @@ def test_graph_rows_are_gpu_rows_of_the_backends_that_record_cuda_graphs_up_to_t
     rows = cases.matrix(sizes=(1, 100_000, 1_000_000), peers=[])
     graphs = [c for c in rows if c.variant == cases.GRAPH]
     recording = {(n, d) for n, d in backends.pairs() if d.startswith("gpu") and backends.backend_class(n).graph_capture}
-    assert recording >= {("torch", "gpu"), ("cupy", "gpu")}  # listed on any machine, skipped where no GPU is
+    assert recording >= {("torch", "gpu")}  # listed on any machine, skipped where no GPU is
+    assert ("cupy", "gpu") not in recording  # CuPy refuses cuBLAS calls inside a capture (cupy_backend.py)
     assert {(c.backend, c.device) for c in graphs} == recording
     assert {c.m for c in graphs} == {1, 100_000}  # up to GRAPH_MAX_M
     assert all(c.impl == "xpnet" and c.column == "jit" and c.group.startswith("jit ") for c in graphs)
