@@ -126,7 +126,7 @@ class HostInputs:
 
     Kept while they fit in ``keep_bytes``; the largest sizes run last and evict the earlier ones. A batch of
     more than ``tile_rows`` rows repeats one seeded block of ``tile_rows`` (1.6 GB in float32 at the default,
-    a thousand times a GPU's L2, so no row is read from a cache), and its reference repeats the block's:
+    27 times an H200's 60 MB L2, so no row is read from a cache), and its reference repeats the block's:
     drawing 10^7 rows and computing their float64 reference took over a minute per benchmark process.
     """
 

@@ -34,7 +34,7 @@ def gpu_backend(request: pytest.FixtureRequest) -> backends.Backend:
 def test_a_cuda_graph_replays_the_forward_on_each_new_input(gpu_backend, m):
     be = gpu_backend
     if not be.graph_capture:
-        pytest.skip(f"{be.name} records no CUDA graphs (its compiler replays one executable)")
+        pytest.skip(f"{be.name} records no CUDA graphs (its Backend.graph_capture is None)")
     model = xpnet.Model(init_params(seed=1), backend=be)
     eager = functools.partial(model.forward_fn("matmul"), model.layers)
     inputs = [model.asarray(sample_inputs(m, 400, seed=s)) for s in range(3)]
