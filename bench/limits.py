@@ -110,13 +110,27 @@ def host_to_device(be: backends.Backend, nbytes: int, repeats: int = 3) -> float
     return nbytes / best_time(lambda: be.sync(be.asarray(host, "float32")), repeats)
 
 
-def matmul_peak(be: backends.Backend, dtype: str, min_seconds: float, max_n: int, repeats: int = 3) -> float:
-    """FLOP/s of an n x n matmul, n doubled from 256 until one product takes ``min_seconds`` (or reaches max_n)."""
-    rng = np.random.default_rng(0)
+def uniform(shape: tuple[int, ...], seed: int, drawn: dict | None = None) -> np.ndarray:
+    """Seeded uniform [0, 1) float32 of ``shape``, kept in ``drawn`` (when given) for the next backend that asks:
+    a GPU's operands (n up to 16384, 2^20 rows of X) are 4.5 GB, 8.5 s of drawing per backend (measured on the
+    2-vCPU machine of BENCHMARKS.md)."""
+    key = (shape, seed)
+    if drawn is None or key not in drawn:
+        found = np.random.default_rng(seed).random(shape, dtype=np.float32)
+        if drawn is None:
+            return found
+        drawn[key] = found
+    return drawn[key]
+
+
+def matmul_peak(be: backends.Backend, dtype: str, min_seconds: float, max_n: int, repeats: int = 3,
+                drawn: dict | None = None) -> float:
+    """FLOP/s of an n x n matmul, n doubled from 256 until one product takes ``min_seconds`` (or reaches max_n).
+    ``drawn``: host operands already drawn (:func:`uniform`)."""
     n, xp = 256, be.xp
     while True:
-        a = be.asarray(rng.random((n, n), dtype=np.float32), dtype)
-        b = be.asarray(rng.random((n, n), dtype=np.float32), dtype)
+        a = be.asarray(uniform((n, n), 1, drawn), dtype)
+        b = be.asarray(uniform((n, n), 2, drawn), dtype)
         t = best_time(lambda a=a, b=b: be.sync(xp.matmul(a, b)), repeats)
         if t >= min_seconds or n >= max_n:
             return 2 * n**3 / t
@@ -124,13 +138,12 @@ def matmul_peak(be: backends.Backend, dtype: str, min_seconds: float, max_n: int
 
 
 def first_product_rate(be: backends.Backend, dtype: str, rows: int, network: Network = LAB_NETWORK,
-                       repeats: int = 3) -> float:
+                       repeats: int = 3, drawn: dict | None = None) -> float:
     """FLOP/s of the network's first product, ``X @ W1`` with X of ``rows`` x 400 (uniform, not zeros), as the
     backend's own matmul runs it: the skinny shape no BLAS runs at its square-matmul peak."""
     (n_in, n_out), _ = network.shapes[0]
-    rng = np.random.default_rng(0)
-    X = be.asarray(rng.random((rows, n_in), dtype=np.float32), dtype)
-    W = be.asarray(rng.standard_normal((n_in, n_out)).astype(np.float32) * 0.05, dtype)
+    X = be.asarray(uniform((rows, n_in), 0, drawn), dtype)
+    W = be.asarray(np.random.default_rng(0).standard_normal((n_in, n_out)).astype(np.float32) * 0.05, dtype)
     return 2 * rows * n_in * n_out / best_time(lambda: be.sync(be.xp.matmul(X, W)), repeats)
 
 
@@ -151,6 +164,7 @@ def measure(
     gpu = {"nbytes": 1 << 31, "min_seconds": 0.05, "max_n": 16384, "rows": 1 << 20}  # 2 GiB: far past any L2
     small = {"nbytes": 1 << 22, "min_seconds": 0.0, "max_n": 256, "rows": 256}
     found: dict[str, DeviceLimits] = {}
+    drawn: dict = {}  # host operands, drawn once for every backend
     for name, device in pairs:
         be = backends.get(name, device)
         size = small if quick else (cpu if be.device == "cpu" else gpu)
@@ -168,10 +182,10 @@ def measure(
         for dtype in dtypes:
             if be.dtype_missing(dtype):
                 continue
-            peak = matmul_peak(be, dtype, size["min_seconds"], size["max_n"])
+            peak = matmul_peak(be, dtype, size["min_seconds"], size["max_n"], drawn=drawn)
             if peak > lim.peak.get(dtype, 0.0):
                 lim.peak[dtype], lim.peak_by[dtype] = peak, name
-            first = first_product_rate(be, dtype, size["rows"])
+            first = first_product_rate(be, dtype, size["rows"], drawn=drawn)
             if first > lim.first_product.get(dtype, 0.0):
                 lim.first_product[dtype], lim.first_product_by[dtype] = first, name
     return found

@@ -98,6 +98,14 @@ def test_limits_arithmetic() -> None:
     assert lim.to_dict()["ceiling"] == {"float32": pytest.approx(60e9 / 20_780)}
 
 
+def test_limit_operands_are_drawn_once_for_every_backend() -> None:
+    drawn: dict = {}
+    a = limits.uniform((3, 4), 1, drawn)
+    assert limits.uniform((3, 4), 1, drawn) is a and limits.uniform((3, 4), 2, drawn) is not a
+    np.testing.assert_array_equal(limits.uniform((3, 4), 1), a)  # the same seeded values without the cache
+    assert 0 <= a.min() and a.max() < 1 and a.dtype == np.float32
+
+
 def test_limits_measure_quick() -> None:
     found = limits.measure([("numpy", "cpu")], ["float32"], quick=True)
     assert found["cpu"].bandwidth > 0 and found["cpu"].peak["float32"] > 0
