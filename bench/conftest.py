@@ -127,7 +127,8 @@ class HostInputs:
     Kept while they fit in ``keep_bytes``; the largest sizes run last and evict the earlier ones. A batch of
     more than ``tile_rows`` rows repeats one seeded block of ``tile_rows`` (1.6 GB in float32 at the default,
     27 times an H200's 60 MB L2, so no row is read from a cache), and its reference repeats the block's:
-    drawing 10^7 rows and computing their float64 reference took over a minute per benchmark process.
+    drawing 10^7 rows and computing their float64 reference would take about two minutes per benchmark process
+    (10^6 rows: 3.2 s to draw, 8.3 s for the reference, on the 2-vCPU machine of BENCHMARKS.md).
     """
 
     def __init__(self, params: Any, keep_bytes: int = 1 << 30, tile_rows: int = 1_000_000) -> None:
