@@ -17,15 +17,16 @@
 #
 # Before the run, here (the registry is reachable here, not there):
 #   pip download --no-deps --only-binary=:all: -d bench/.wheels "array-api-compat>=1.11"
+# (where array-api-compat is installed already, no wheel is needed; $OUT is made if missing)
 # then run `bash bench/gpu.sh` on the device machine with bench/.wheels carried (git ignores it). Afterwards, here:
 #   python -m xpnet.bench.cli --report-only <files_at>/bench-gpu-*.json --markdown
 # Without a GPU, XPNET_GPU_DEVICES=cpu tries the whole script on the CPU (XPNET_GPU_SIZES to shorten it).
 set -uo pipefail  # not -e: a stage that fails is reported, and the next one runs
 export PYTHONUNBUFFERED=1
 OUT=${OUT:?set OUT to the folder that comes back}
-OUT=$(cd "$OUT" && pwd)
+OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-WHEELS=$(cd "$REPO" && cd "${XPNET_WHEELS:-bench/.wheels}" && pwd)
+WHEELS=$(cd "$REPO" && cd "${XPNET_WHEELS:-bench/.wheels}" 2>/dev/null && pwd)
 SIZES=${XPNET_GPU_SIZES:-1,1000,100000,10000000}
 DEVICES=${XPNET_GPU_DEVICES:-gpu}
 BACKENDS=${XPNET_GPU_BACKENDS:-torch jax cupy}  # torch first: its compiler takes the longest
@@ -47,8 +48,12 @@ stage() { echo "== $(date -u +%T) $* ($((DEADLINE - SECONDS)) s left)"; }
     --format=csv || echo "nvidia-smi: not here"
   nproc
   python3 -m pip list 2>/dev/null | grep -iE '^(numpy|jax|jaxlib|jax-cuda[0-9]+-plugin|torch|triton|cupy-cuda[0-9x]+|scikit-learn|pytest|pytest-benchmark|setuptools) '
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" \
-    "$WHEELS"/array_api_compat-*.whl || exit 1
+  if compgen -G "$WHEELS/array_api_compat-*.whl" >/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" \
+      "$WHEELS"/array_api_compat-*.whl || exit 1
+  else
+    echo "no array-api-compat wheel in ${XPNET_WHEELS:-bench/.wheels}: the installed one is used, if any"
+  fi
   python3 -m pip install -q --no-deps --no-build-isolation --no-compile --no-cache-dir --target "$SITE" "$REPO" \
     || exit 1
   export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
