@@ -145,7 +145,7 @@ class Model:
             return matmul_forward
 
         if variant == "jit":
-            fn = be.jit_rows(lambda ns: build(ns, compiled=self._compiled(variant)))
+            fn = _one_example_as_a_batch(be.jit_rows(lambda ns: build(ns, compiled=self._compiled(variant))), be.xp)
         else:
             fn = build(be.xp)
             if be.block_rows:
@@ -333,6 +333,20 @@ class Model:
     def __repr__(self) -> str:
         return f"Model({self.network}, backend={self.backend.name!r}, " \
                f"device={self.backend.device!r}, dtype={self.dtype!r})"
+
+
+def _one_example_as_a_batch(forward: ForwardFn, xp: Any) -> ForwardFn:
+    """A compiled ``forward`` that runs one example (n,) as a batch of one (1, n) and gives its (units,) back, so
+    that the compiler only ever sees batches: one rank, one graph per batch size. TensorFlow's ``reduce_retracing``
+    relaxed a vector after matrices to an unknown rank, under which its matmul could not tell one from the other
+    (it failed); ``torch.compile`` and ``jax.jit`` compiled a graph of its own for the vector."""
+    def forward_one(layers: Any, X: Any) -> Any:
+        if X.ndim != 1:
+            return forward(layers, X)
+        out = forward(layers, xp.reshape(X, (1, X.shape[0])))
+        return (out[0][0, ...], out[1]) if isinstance(out, tuple) else out[0, ...]
+
+    return forward_one
 
 
 def _refuse_chunk(rows: Rows, lo: int, hi: int) -> None:
