@@ -339,13 +339,15 @@ def _one_example_as_a_batch(forward: ForwardFn, xp: Any) -> ForwardFn:
     """A compiled ``forward`` that runs one example (n,) as a batch of one (1, n) and gives its (units,) back, so
     that the compiler only ever sees batches: one rank, one graph per batch size. TensorFlow's ``reduce_retracing``
     relaxed a vector after matrices to an unknown rank, under which its matmul could not tell one from the other
-    (it failed); ``torch.compile`` and ``jax.jit`` compiled a graph of its own for the vector."""
+    (it failed); ``torch.compile`` and ``jax.jit`` compiled a graph of its own for the vector. The compiled function
+    itself stays reachable as ``__wrapped__`` (``jax.jit``'s ``lower``, its cache)."""
     def forward_one(layers: Any, X: Any) -> Any:
         if X.ndim != 1:
             return forward(layers, X)
         out = forward(layers, xp.reshape(X, (1, X.shape[0])))
         return (out[0][0, ...], out[1]) if isinstance(out, tuple) else out[0, ...]
 
+    forward_one.__wrapped__ = forward  # type: ignore[attr-defined]
     return forward_one
 
 
