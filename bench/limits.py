@@ -114,13 +114,10 @@ def uniform(shape: tuple[int, ...], seed: int, drawn: dict | None = None) -> np.
     """Seeded uniform [0, 1) float32 of ``shape``, kept in ``drawn`` (when given) for the next backend that asks:
     a GPU's operands (n up to 16384, 2^20 rows of X) are 4.5 GB, 8.5 s of drawing per backend (measured on the
     2-vCPU machine of BENCHMARKS.md)."""
-    key = (shape, seed)
-    if drawn is None or key not in drawn:
-        found = np.random.default_rng(seed).random(shape, dtype=np.float32)
-        if drawn is None:
-            return found
-        drawn[key] = found
-    return drawn[key]
+    drawn = {} if drawn is None else drawn
+    if (shape, seed) not in drawn:
+        drawn[shape, seed] = np.random.default_rng(seed).random(shape, dtype=np.float32)
+    return drawn[shape, seed]
 
 
 def matmul_peak(be: backends.Backend, dtype: str, min_seconds: float, max_n: int, repeats: int = 3,
