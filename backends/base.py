@@ -253,15 +253,13 @@ class Backend:
 
     #: Byte alignment at which the framework shares host memory instead of copying it (XLA's 64); 0: any.
     host_alignment: ClassVar[int] = 0
-    #: From this many bytes on, a batch it cannot share as it is goes to a checked compiled forward shared from
-    #: its first aligned address (``xpnet.model.OffsetRows``, a few small arrays more to pass and a few sums more)
-    #: rather than copied into an aligned buffer. Set by TensorFlow here (``predict_proba`` jit, interleaved,
-    #: OffsetRows' time over the copy's: 1.07x at 3.2 MB, 0.90x at 6.4 MB, 0.87x at 9.6 MB).
+    #: From this many bytes on, a batch it cannot share as it is goes to a checked forward shared from its first
+    #: aligned address (``xpnet.model.OffsetRows``, a few small arrays more to pass and a few sums more, which the
+    #: backend's compiler runs as one call, for an eager forward too) rather than copied into an aligned buffer.
+    #: Set by TensorFlow here (``predict_proba`` jit, interleaved, OffsetRows' time over the copy's: 1.07x at
+    #: 3.2 MB, 0.90x at 6.4 MB, 0.87x at 9.6 MB; eager, against the forward on device rows: 1.73x against 1.62x at
+    #: 8 MB, 1.48x against 1.74x at 16 MB). Only a backend with a compiler is given OffsetRows.
     offset_from_bytes: ClassVar[int] = 8 << 20
-    #: The same for an eager forward, where each of OffsetRows' sums is a pass and a call of its own
-    #: (``predict_proba`` matmul: JAX 2.39x at 1.6 MB, 1.12x at 12.8 MB, 0.97x at 25.6 MB, 0.66x at 64 MB;
-    #: TensorFlow 1.16x at 6.4 MB, 0.85x at 25.6 MB).
-    eager_offset_from_bytes: ClassVar[int] = 24 << 20
     #: Whether it shares read-only host memory too (TensorFlow takes host memory through DLPack, through which
     #: NumPy exports no read-only array).
     shares_read_only: ClassVar[bool] = True

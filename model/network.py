@@ -135,7 +135,8 @@ def forward_matmul(layers: Layers, X: Any, activations: Activations, xp: Any, af
 
 def forward_checked(layers: Layers, X: Any, activations: Activations, xp: Any,
                     affine: Affine | None = None, compiled: bool = False,
-                    all_finite: Callable[[Any], Any] | None = None) -> tuple[Any, Any]:
+                    all_finite: Callable[[Any], Any] | None = None,
+                    offset_first: Callable[[OffsetRows, Any], Any] | None = None) -> tuple[Any, Any]:
     """``forward_matmul``'s outputs, and whether every sum of the first layer is finite (a 0-d bool array).
 
     Why this checks X: a NaN or an infinity in a row of X makes that row's first-layer sums non-finite
@@ -148,12 +149,13 @@ def forward_checked(layers: Layers, X: Any, activations: Activations, xp: Any,
     X may be :class:`OffsetRows` (host memory a framework shares only from an aligned address): the
     first layer's sums are then :func:`offset_sums` (``compiled``: the form a compiler fuses), whose
     non-finite rows are a batch's to refuse whole. ``all_finite``: a backend's one call for
-    ``all(isfinite(Z))`` (``Backend.kernels``), or None.
+    ``all(isfinite(Z))`` (``Backend.kernels``), or None. ``offset_first``: ``(X, W) -> offset_sums(X, W)``
+    as one call of the caller's choosing (an eager forward's, compiled by its framework), or None.
     """
     (W, b), *rest = layers
     g, *others = bind_activations(activations, xp)
     if isinstance(X, OffsetRows):
-        Z = offset_sums(X, W, xp, compiled) + b
+        Z = (offset_sums(X, W, xp, compiled) if offset_first is None else offset_first(X, W)) + b
     else:
         Z = pre_activation(X, W, b, xp, affine)
     finite = xp.all(xp.isfinite(Z)) if all_finite is None else all_finite(Z)

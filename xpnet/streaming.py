@@ -149,8 +149,9 @@ class Staging:
     bytes; NumPy's large arrays are at 16) would copy anything else itself, single-threaded, into fresh
     pages (180 ms for 160 MB measured with ``jax.device_put``). Here such rows go to a checked forward
     as :class:`~xpnet.model.OffsetRows` (``offset``): all of X's memory from its first aligned address
-    on is shared, and only its first and last rows are copied. Otherwise they are copied
-    into one aligned buffer (NumPy's copy is 2 to 3 times faster), reused chunk after chunk, as are the
+    on is shared, and only its first and last rows are copied; only where the backend has a compiler, which
+    runs their first-layer sums as one call, eager forwards included (``Model._offset_first``). Otherwise
+    they are copied into one aligned buffer (NumPy's copy is 2 to 3 times faster), reused chunk after chunk, as are the
     pages of a memory-mapped file's chunks. Safe because a chunk's result is fetched before the next
     chunk is read.
     """
@@ -167,9 +168,8 @@ class Staging:
         borrow = be.borrow_for_compiled if compiled else be.borrow_rows
         if not be.host_alignment or be.device != "cpu" or be.shares_host(host):  # shared, or copied to a device
             return borrow(host, self.dtype)
-        offset_from = be.offset_from_bytes if compiled else be.eager_offset_from_bytes
-        offset = self._offset_rows(host, borrow) if self.offset and host.dtype == self.dtype and \
-            host.nbytes >= offset_from else None
+        offset = self._offset_rows(host, borrow) if self.offset and be.compiler is not None and \
+            host.dtype == self.dtype and host.nbytes >= be.offset_from_bytes else None
         return offset if offset is not None else borrow(self._copy(host), self.dtype)
 
     def keep_small(self) -> None:
