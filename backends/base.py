@@ -25,6 +25,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .pinned import Transfers
+
 #: Float dtype names the project computes in, in the order they are usually tried.
 DTYPES = ("float32", "float64", "bfloat16")
 #: Integer dtypes for indices (batch orders); int32, which JAX has without its x64 mode.
@@ -260,6 +262,12 @@ class Backend:
     #: 3.2 MB, 0.90x at 6.4 MB, 0.87x at 9.6 MB; eager, against the forward on device rows: 1.73x against 1.62x at
     #: 8 MB, 1.48x against 1.74x at 16 MB). Only a backend with a compiler is given OffsetRows.
     offset_from_bytes: ClassVar[int] = 8 << 20
+    #: From this many bytes on, host rows go to a GPU through pinned buffers of xpnet's own, piece by piece, each
+    #: piece's copy into a buffer overlapping the transfer of the one before (``backends.pinned.PinnedUpload``,
+    #: built on :meth:`transfers`); None: the framework's own copy from the user's pageable memory. None everywhere
+    #: until a GPU run measures that it pays (``python -m xpnet.bench.upload_timing``, run by ``bench/gpu.sh``).
+    pinned_from_bytes: ClassVar[int | None] = None
+
     #: Whether it shares read-only host memory too (TensorFlow takes host memory through DLPack, through which
     #: NumPy exports no read-only array).
     shares_read_only: ClassVar[bool] = True
@@ -297,6 +305,12 @@ class Backend:
         """Host rows as an argument of this backend's compiled function (:meth:`jit`), under the same rule as
         :meth:`borrow_rows`, which it is unless the compiled call takes host arrays itself, faster (JAX)."""
         return self.borrow_rows(x, dtype)
+
+    def transfers(self) -> Transfers | None:
+        """Asynchronous host-to-device copies through pinned memory, on a stream of their own
+        (:class:`~xpnet.backends.pinned.Transfers`), or None where the device is the host's memory or the
+        framework offers none."""
+        return None
 
     def to_numpy(self, x: Any) -> np.ndarray:
         """A NumPy array with the values of ``x`` (bfloat16 comes back as float32, which NumPy has)."""

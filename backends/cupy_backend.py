@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .base import Backend, DeviceClock, device_index, gpu_name
+from .pinned import Transfers
 
 
 class CupyBackend(Backend):
@@ -57,6 +58,9 @@ class CupyBackend(Backend):
         with self._cuda_device:
             return self.xp.asarray(x, dtype=dtype)
 
+    def transfers(self) -> Transfers | None:
+        return _CupyTransfers(self)
+
     def _device_of(self, x: Any) -> str:
         return gpu_name(x.device.id)
 
@@ -93,3 +97,39 @@ class CupyBackend(Backend):
             return True
         text = str(err)
         return any(s in text for s in ("cudaErrorMemoryAllocation", "CUBLAS_STATUS_ALLOC_FAILED", "out of memory"))
+
+
+class _CupyTransfers:
+    """CuPy's pinned memory (``cupyx.empty_pinned``), a non-blocking stream of its own for the copies, and events
+    on it (``Transfers``)."""
+
+    def __init__(self, backend: CupyBackend) -> None:
+        self.cupy, self.backend, self.device = backend.module, backend, backend._cuda_device
+        with self.device:
+            self.stream = self.cupy.cuda.Stream(non_blocking=True)
+
+    def pinned(self, nbytes: int) -> tuple[Any, np.ndarray]:
+        import cupyx
+
+        buffer = cupyx.empty_pinned((nbytes,), dtype=np.uint8)
+        return buffer, buffer
+
+    def empty(self, shape: tuple[int, ...], dtype: str) -> Any:
+        with self.device:
+            dst = self.cupy.empty(shape, dtype=self.backend.dtype(dtype))
+            # dst's memory may be what work still queued on the current stream frees: the copies wait for it
+            self.stream.wait_event(self.cupy.cuda.get_current_stream().record())
+            return dst
+
+    def copy_in(self, dst: Any, lo: int, hi: int, buffer: Any, nbytes: int) -> Any:
+        source = buffer[:nbytes].view(dst.dtype).reshape(hi - lo, *dst.shape[1:])
+        with self.device:
+            dst[lo:hi].set(source, stream=self.stream)  # from pinned memory: queued, not waited for
+            return self.stream.record()
+
+    def host_waits(self, event: Any) -> None:
+        event.synchronize()
+
+    def device_waits(self, event: Any) -> None:
+        with self.device:
+            self.cupy.cuda.get_current_stream().wait_event(event)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .base import Backend, DeviceClock, device_index, gpu_name
+from .pinned import Transfers
 
 
 class TorchBackend(Backend):
@@ -72,6 +73,9 @@ class TorchBackend(Backend):
         with warnings.catch_warnings():  # a read-only memmap chunk is shared too: the forward only reads it
             warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
             return self.module.from_numpy(x)
+
+    def transfers(self) -> Transfers | None:
+        return None if self.device == "cpu" else _TorchTransfers(self)
 
     def _device_of(self, x: Any) -> str:
         device = x.device
@@ -162,3 +166,38 @@ class TorchBackend(Backend):
         return isinstance(err, RuntimeError) and any(
             s in text for s in ("out of memory", "can't allocate memory", "not enough memory")
         )
+
+
+class _TorchTransfers:
+    """PyTorch's pinned tensors, a CUDA stream of its own for the copies, and events on it (``Transfers``)."""
+
+    def __init__(self, backend: TorchBackend) -> None:
+        self.torch, self.backend = backend.module, backend
+        self.device = backend._torch_device
+        self.stream = self.torch.cuda.Stream(self.device)
+
+    def pinned(self, nbytes: int) -> tuple[Any, np.ndarray]:
+        buffer = self.torch.empty(nbytes, dtype=self.torch.uint8, pin_memory=True)
+        return buffer, buffer.numpy()
+
+    def empty(self, shape: tuple[int, ...], dtype: str) -> Any:
+        dst = self.torch.empty(shape, dtype=self.backend.dtype(dtype), device=self.device)
+        # dst's memory may be what work still queued on the current stream frees: the copies wait for that work,
+        # and the allocator keeps dst's memory until the copy stream is done with it (PyTorch's CUDA notes).
+        self.stream.wait_stream(self.torch.cuda.current_stream(self.device))
+        dst.record_stream(self.stream)
+        return dst
+
+    def copy_in(self, dst: Any, lo: int, hi: int, buffer: Any, nbytes: int) -> Any:
+        source = buffer[:nbytes].view(dst.dtype).view(hi - lo, *dst.shape[1:])
+        with self.torch.cuda.stream(self.stream):
+            dst[lo:hi].copy_(source, non_blocking=True)  # from pinned memory: queued, not waited for
+            event = self.torch.cuda.Event()
+            event.record(self.stream)
+        return event
+
+    def host_waits(self, event: Any) -> None:
+        event.synchronize()
+
+    def device_waits(self, event: Any) -> None:
+        self.torch.cuda.current_stream(self.device).wait_event(event)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The GPU benchmark, one prepared script for the device machine (an H200 with NumPy, CuPy, JAX,
 # PyTorch, pytest-benchmark and setuptools; no TensorFlow, no array-api-compat, no network).
+# Stages: install; GPU tests beside parity; host-to-device uploads, pageable against pinned (upload-gpu.json);
+# each backend's benchmark; the report.
 #
 # It installs xpnet from this checkout and array-api-compat from a carried wheel (into /tmp/xpnet-site, on
 # PYTHONPATH), runs the GPU tests (CUDA graphs replay the forward, CUDA events time device work, TF32
@@ -69,6 +71,12 @@ stage() { echo "== $(date -u +%T) $* ($((DEADLINE - SECONDS)) s left)"; }
   echo "parity: exit $? (0: every row within its tolerances; parity-gpu.json has them)"
   wait
   tail -n 25 "$OUT/tests-gpu.txt"
+
+  stage "host rows onto the GPU: the framework's copy from pageable memory against xpnet's pinned buffers"
+  # Decides Backend.pinned_from_bytes (None, off, until this shows where the pinned path pays); CuPy and PyTorch.
+  timeout 90 python3 -m xpnet.bench.upload_timing --rows "${XPNET_GPU_UPLOAD_ROWS:-1e4,1e5,1e6}" --pieces 2,8,32 \
+    --rounds 9 --json "$OUT/upload-gpu.json"
+  echo "upload timing: exit $?"
 
   # shellcheck disable=SC2206
   order=($BACKENDS)

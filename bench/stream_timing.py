@@ -1,7 +1,7 @@
 """The user path three ways, in interleaved rounds: device-resident forward, ``predict_proba`` on an in-memory
 X, and ``predict_proba`` streaming a memory-mapped ``.npy`` (already in the page cache).
 
-    python -m xpnet.bench.stream_timing --rows 100000 --backends numpy,jax,tensorflow,torch
+    python -m xpnet.bench.stream_timing --rows 100000 --backends numpy,jax,tensorflow,torch [--variants matmul,jit]
 
 Each round times the three once each, in turn (``harness.interleaved``), so that a neighbour's load falls
 on all three alike; the medians over the rounds and the ratios are printed (and kept as JSON with
@@ -36,8 +36,11 @@ def _paths(name: str, variant: str, X: np.ndarray, mapped: np.ndarray) -> dict[s
     }
 
 
-def measure(rows: int, names: list[str], rounds: int) -> list[dict[str, Any]]:
-    """Medians per (backend, path) over ``rounds`` interleaved rounds, with the ratios the goals read."""
+def measure(rows: int, names: list[str], rounds: int, variants: tuple[str, ...] = ("fastest",)) -> list[dict[str, Any]]:
+    """Medians per (backend, variant, path) over ``rounds`` interleaved rounds, with the ratios the goals read.
+
+    ``variants``: "matmul", "jit", or "fastest" (jit where the backend has a compiler, matmul elsewhere); a jit
+    asked of a backend without a compiler is skipped (it would be its matmul again)."""
     rng = np.random.default_rng(0)
     X = rng.random((rows, 400), dtype=np.float32)
     reference = xpnet.Model(xpnet.init_params(seed=1)).predict_proba(X)
@@ -45,8 +48,7 @@ def measure(rows: int, names: list[str], rounds: int) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         np.save(Path(tmp) / "X.npy", X)
         mapped = np.load(Path(tmp) / "X.npy", mmap_mode="r")
-        for name in names:
-            variant = "jit" if backends.backend_class(name).compiler else "matmul"
+        for name, variant in _pairs(names, variants):
             paths = _paths(name, variant, X, mapped)
             for what, call in paths.items():
                 np.testing.assert_allclose(call(), reference, rtol=1e-5, atol=1e-6, err_msg=f"{name} {what}")
@@ -60,15 +62,34 @@ def measure(rows: int, names: list[str], rounds: int) -> list[dict[str, Any]]:
     return results
 
 
+def _pairs(names: list[str], variants: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(backend, variant) to time, ``variants`` resolved per backend ("fastest"; no jit where there is no compiler)."""
+    pairs = []
+    for name in names:
+        compiler = backends.backend_class(name).compiler
+        for variant in variants:
+            chosen = ("jit" if compiler else "matmul") if variant == "fastest" else variant
+            if (chosen == "jit" and not compiler) or (name, chosen) in pairs:
+                continue
+            pairs.append((name, chosen))
+    return pairs
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=float, default=100_000)
     parser.add_argument("--backends", default="numpy,jax,tensorflow,torch")
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--variants", default="fastest",
+                        help="comma-separated: matmul, jit, fastest (jit where there is a compiler; the default)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
+    variants = tuple(args.variants.split(","))
+    for v in variants:
+        if v not in ("matmul", "jit", "fastest"):
+            parser.error(f"unknown variant {v!r}: matmul, jit or fastest")
     names = [n for n in args.backends.split(",") if backends.status(n, "cpu").available]
-    results = measure(int(args.rows), names, args.rounds)
+    results = measure(int(args.rows), names, args.rounds, variants)
     print(f"m = {int(args.rows):,} float32, medians of {args.rounds} interleaved rounds")
     print("| backend | variant | forward | predict_proba | memmap | predict_proba / forward | memmap rate / in-memory "
           "| other processes' CPU |")

@@ -502,6 +502,63 @@ def test_versus_times_paths_in_alternating_processes(tmp_path: Path, capsys: pyt
     assert versus.main(["--paths", "numpy-matmul,nosuch-jit"]) == 2
 
 
+def test_stream_timing_times_each_variant_asked_and_checks_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from xpnet.bench import stream_timing
+
+    assert stream_timing._pairs(["numpy", "jax"], ("matmul", "jit", "fastest")) == [
+        ("numpy", "matmul"), ("jax", "matmul"), ("jax", "jit")]  # no jit without a compiler; fastest seen once
+    out = tmp_path / "stream.json"
+    stream_timing.main(["--rows", "64", "--backends", "numpy", "--rounds", "2", "--variants", "matmul,jit",
+                        "--json", str(out)])
+    (row,) = json.loads(out.read_text())
+    assert (row["backend"], row["variant"], row["rows"]) == ("numpy", "matmul", 64)
+    assert set(row["median_s"]) == {"forward", "predict_proba", "memmap"} and all(row["median_s"].values())
+    assert "| numpy | matmul |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        stream_timing.main(["--variants", "eager"])
+
+
+class _HostTransfers:
+    """Pinned transfers done at once on the host, so that ``upload_timing`` can run without a GPU."""
+
+    def pinned(self, nbytes: int) -> tuple[np.ndarray, np.ndarray]:
+        buffer = np.empty(nbytes, np.uint8)
+        return buffer, buffer
+
+    def empty(self, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+        return np.full(shape, np.nan, dtype)  # NaN where no copy wrote (np.empty may reuse the last X's memory)
+
+    def copy_in(self, dst: np.ndarray, lo: int, hi: int, buffer: np.ndarray, nbytes: int) -> None:
+        dst[lo:hi] = buffer[:nbytes].view(dst.dtype).reshape(hi - lo, dst.shape[1])
+
+    def host_waits(self, event: None) -> None:
+        pass
+
+    def device_waits(self, event: None) -> None:
+        pass
+
+
+def test_upload_timing_checks_and_times_each_way_onto_a_device(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from xpnet.bench import upload_timing
+
+    if not upload_timing.gpu_backends():
+        assert upload_timing.main(["--rows", "10"]) == 0
+        assert "no GPU backend with pinned transfers here" in capsys.readouterr().out
+    be = backends.get("numpy")
+    monkeypatch.setattr(be, "transfers", _HostTransfers)
+    monkeypatch.setattr(upload_timing, "gpu_backends", lambda: [be])
+    out = tmp_path / "upload.json"
+    assert upload_timing.main(["--rows", "300", "--pieces", "1", "--rounds", "2", "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert set(row["median_s"]) == {"host copy", "pageable", "pinned 1 MiB"} and row["best_pinned"] == "pinned 1 MiB"
+    assert row["bytes"] == 300 * 400 * 4 and row["pinned_over_pageable"] > 0
+    assert "| numpy | cpu | 300 |" in capsys.readouterr().out
+    monkeypatch.setattr(_HostTransfers, "copy_in", lambda self, dst, lo, hi, buffer, nbytes: None)  # rows lost
+    with pytest.raises(AssertionError, match="pinned 1 MiB gave other values than X"):
+        upload_timing.main(["--rows", "300", "--pieces", "1", "--rounds", "1"])
+
+
 def test_fit_timing_trains_with_xpnet_and_keras() -> None:
     digits = data.load("builtin")
     tr, te = data.train_test_split(digits, test_fraction=0.2, seed=0)

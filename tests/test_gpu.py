@@ -58,3 +58,27 @@ def test_the_device_clock_times_work_on_the_device(gpu_backend):
     device = clock.stop()
     host = time.perf_counter() - t0
     assert 0 < device <= host  # 137 GFLOP, milliseconds on an H200: device time within the wall time
+
+
+def test_rows_through_pinned_buffers_arrive_whole_and_the_forward_waits_for_them(gpu_backend, monkeypatch):
+    """The real transfers (``Backend.transfers``): pieces copied on a stream of their own through two pinned
+    buffers give the host's values exactly, and work queued right after on the current stream sees them all."""
+    from xpnet.backends.pinned import PinnedUpload
+
+    be = gpu_backend
+    transfers = be.transfers()
+    if transfers is None:
+        pytest.skip(f"{be.name} on {be.device} has no pinned transfers")
+    upload = PinnedUpload(transfers, piece_bytes=1 << 20)  # 655 rows a piece: 16 pieces
+    for seed in range(3):
+        X = sample_inputs(10_000, 400, seed=seed)
+        got = upload(X, "float32")
+        assert float(be.xp.sum(got[-1, :])) == pytest.approx(float(X[-1].sum(dtype=np.float64)), rel=1e-5)
+        assert np.array_equal(be.to_numpy(got), X)
+    model = xpnet.Model(init_params(seed=1), backend=be)
+    X = sample_inputs(20_000, 400, seed=7)
+    want = model.predict_proba(X)
+    monkeypatch.setattr(be, "pinned_from_bytes", 0)
+    for variant in ("matmul", "jit"):
+        np.testing.assert_allclose(model.predict_proba(X, variant), want, rtol=1e-6, atol=0)
+        np.testing.assert_allclose(model.predict_proba(X, variant, batch_size=3000), want, rtol=1e-6, atol=0)

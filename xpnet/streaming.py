@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from xpnet.backends import Backend
+from xpnet.backends.pinned import PinnedUpload
 from xpnet.mapped import MappedPages, copy_on_write_twin
 from xpnet.model import OffsetRows
 from xpnet.progress import RowProgress
@@ -153,12 +154,15 @@ class Staging:
     runs their first-layer sums as one call, eager forwards included (``Model._offset_first``). Otherwise
     they are copied into one aligned buffer (NumPy's copy is 2 to 3 times faster), reused chunk after chunk, as are the
     pages of a memory-mapped file's chunks. Safe because a chunk's result is fetched before the next
-    chunk is read.
+    chunk is read. On a GPU whose backend sets ``pinned_from_bytes``, rows from that size on go through two
+    pinned buffers kept here, the copy of each piece overlapping the transfer of the one before
+    (:class:`~xpnet.backends.pinned.PinnedUpload`).
     """
 
     def __init__(self, backend: Backend, dtype: str, offset: bool = False) -> None:
         self.backend, self.dtype, self.offset = backend, dtype, offset
         self.buffer: np.ndarray | None = None
+        self._upload: PinnedUpload | None = None
         self._indices: dict[tuple[int, int, int], tuple[Any, Any]] = {}
 
     def rows(self, host: np.ndarray, compiled: bool = False) -> Any:
@@ -166,11 +170,24 @@ class Staging:
         as the backend's compiled forward takes them (:meth:`~xpnet.backends.Backend.borrow_for_compiled`)."""
         be = self.backend
         borrow = be.borrow_for_compiled if compiled else be.borrow_rows
+        if be.pinned_from_bytes is not None and host.nbytes >= be.pinned_from_bytes and host.ndim == 2 and \
+                host.dtype == self.dtype and host.flags.c_contiguous:
+            return self._pinned_upload()(host, self.dtype)
         if not be.host_alignment or be.device != "cpu" or be.shares_host(host):  # shared, or copied to a device
             return borrow(host, self.dtype)
         offset = self._offset_rows(host, borrow) if self.offset and be.compiler is not None and \
             host.dtype == self.dtype and host.nbytes >= be.offset_from_bytes else None
         return offset if offset is not None else borrow(self._copy(host), self.dtype)
+
+    def _pinned_upload(self) -> PinnedUpload:
+        """The backend's upload through pinned buffers (made at the first call that needs it, then kept)."""
+        if self._upload is None:
+            transfers = self.backend.transfers()
+            if transfers is None:
+                raise ValueError(f"{self.backend.name} on {self.backend.device} sets pinned_from_bytes but has no "
+                                 "transfers() to upload through pinned buffers")
+            self._upload = PinnedUpload(transfers)
+        return self._upload
 
     def keep_small(self) -> None:
         """Let go of the buffer if it holds more than :data:`KEEP_STAGING_BYTES` of rows (a Staging kept between calls
