@@ -43,20 +43,30 @@ def _save(fig: Any, path: str | Path) -> Path:
 
 def digits_grid(path: str | Path, X: np.ndarray, y: np.ndarray, yhat: Mapping[str, np.ndarray],
                 seed: int = 0, rows: int = 8, cols: int = 8, classes: Sequence[int] = (0, 1)) -> Path:
-    """The lab's 8x8 grid of random digits, each titled "label,yhat" with one yhat per backend."""
+    """The lab's 8x8 grid of random digits, each titled "label,yhat" with one yhat per backend.
+
+    Drawn as one image of tiles with a title above each, not as 64 subplots: matplotlib's axes cost tens of
+    milliseconds each (3.9 s of a report's run for the subplots; the mosaic takes a tenth of a second).
+    """
     plt = _pyplot()
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(X), size=min(rows * cols, len(X)), replace=False)
-    fig, axes = plt.subplots(rows, cols, figsize=(8, 8.6))
-    for ax in np.ravel(axes):
-        ax.set_axis_off()
-    for ax, i in zip(np.ravel(axes), picks, strict=False):
-        ax.imshow(X[i].reshape(20, 20).T, cmap="gray")  # the lab's column-major layout
-        ax.set_title(",".join([str(classes[int(y[i, 0])])] + [str(classes[int(p[i, 0])]) for p in yhat.values()]),
-                     fontsize=9)
+    side, gap, head = 20, 2, 7  # pixels per digit, between digits, and above each for its title
+    cell_w, cell_h = side + gap, side + head
+    canvas = np.full((rows * cell_h, cols * cell_w), np.nan)  # NaN: the background between digits
+    fig, ax = plt.subplots(figsize=(8, 8.6))
+    for k, i in enumerate(picks):
+        r, c = divmod(k, cols)
+        top, left = r * cell_h + head, c * cell_w
+        canvas[top:top + side, left:left + side] = X[i].reshape(side, side).T  # the lab's column-major layout
+        title = ",".join([str(classes[int(y[i, 0])])] + [str(classes[int(p[i, 0])]) for p in yhat.values()])
+        ax.text(left + side / 2, top - 1.5, title, ha="center", va="bottom", fontsize=9)
+    image = np.ma.masked_invalid(canvas)
+    cmap = plt.get_cmap("gray").with_extremes(bad="white")
+    ax.imshow(image, cmap=cmap, interpolation="nearest")
+    ax.set_axis_off()
     fig.suptitle("label, yhat: " + ", ".join(yhat), fontsize=12)
-    # fixed margins: tight_layout measures all 64 titles, seconds of a report's run for the same picture
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.92, wspace=0.08, hspace=0.5)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.94)
     return _save(fig, path)
 
 
