@@ -62,7 +62,7 @@ class PinnedUpload:
 
     def __call__(self, host: np.ndarray, dtype: str) -> Any:
         """``host`` (rows, (m, n), C-contiguous, already in ``dtype``) as a new device array of the same values."""
-        if host.ndim != 2 or not host.flags.c_contiguous or host.dtype != np.dtype(dtype):
+        if host.ndim != 2 or not host.flags.c_contiguous or host.dtype.name != dtype:
             raise ValueError(f"PinnedUpload takes C-contiguous rows (m, n) of {dtype}; got {host.dtype} "
                              f"{host.shape}{'' if host.flags.c_contiguous else ', not C-contiguous'}")
         t = self.transfers

@@ -165,10 +165,11 @@ class Model:
 
         Why: eager, each of ``offset_sums``' steps (the gathers of W's rows, the tail's slice and concatenation,
         the narrow product, the sum, the last row) is a call and a pass of its own, which made eager
-        ``predict_proba`` 1.36x (TensorFlow) and 1.48x (JAX) the forward on device-resident rows at m = 10^5,
-        measured; compiled, they are one pass fused with the product (0.95x and 1.10x). The layers themselves
-        stay eager. What it costs: a compilation per new batch shape, which eager JAX pays for every op
-        anyway (1.2 to 3.5 s for a new m at 10^5 either way) and eager TensorFlow pays only here (0.2 to 0.7 s).
+        ``predict_proba`` 1.46x to 1.54x (TensorFlow) and 1.36x to 1.52x (JAX) the forward on device-resident rows
+        at m = 10^5, measured; compiled, they are one pass fused with the product (1.03x to 1.08x and 1.12x to
+        1.15x; BENCHMARKS.md). The layers themselves stay eager. What it costs: a compilation per new batch shape,
+        which eager JAX pays for every op anyway (1.2 to 3.6 s for a new m near 10^5 either way) and eager
+        TensorFlow pays only here (its first call at a new m 0.2 to 0.9 s instead of 0.05 to 0.16 s).
         """
         be = self.backend
         if not be.host_alignment or be.compiler is None:

@@ -45,8 +45,8 @@ def digits_grid(path: str | Path, X: np.ndarray, y: np.ndarray, yhat: Mapping[st
                 seed: int = 0, rows: int = 8, cols: int = 8, classes: Sequence[int] = (0, 1)) -> Path:
     """The lab's 8x8 grid of random digits, each titled "label,yhat" with one yhat per backend.
 
-    Drawn as one image of tiles with a title above each, not as 64 subplots: matplotlib's axes cost tens of
-    milliseconds each (3.9 s of a report's run for the subplots; the mosaic takes a tenth of a second).
+    Drawn as one image of tiles with a title above each, not as 64 subplots, whose axes cost matplotlib tens of
+    milliseconds each: 0.25 s against 1.74 s for the subplots (measured, a second call in one process).
     """
     plt = _pyplot()
     rng = np.random.default_rng(seed)

@@ -150,13 +150,13 @@ class Staging:
     bytes; NumPy's large arrays are at 16) would copy anything else itself, single-threaded, into fresh
     pages (180 ms for 160 MB measured with ``jax.device_put``). Here such rows go to a checked forward
     as :class:`~xpnet.model.OffsetRows` (``offset``): all of X's memory from its first aligned address
-    on is shared, and only its first and last rows are copied; only where the backend has a compiler, which
-    runs their first-layer sums as one call, eager forwards included (``Model._offset_first``). Otherwise
-    they are copied into one aligned buffer (NumPy's copy is 2 to 3 times faster), reused chunk after chunk, as are the
-    pages of a memory-mapped file's chunks. Safe because a chunk's result is fetched before the next
-    chunk is read. On a GPU whose backend sets ``pinned_from_bytes``, rows from that size on go through two
-    pinned buffers kept here, the copy of each piece overlapping the transfer of the one before
-    (:class:`~xpnet.backends.pinned.PinnedUpload`).
+    on is shared, and only its first and last rows are copied. That is only for a backend with a compiler,
+    which runs their first-layer sums as one call, eager forwards included (``Model._offset_first``).
+    Otherwise they are copied into one aligned buffer (NumPy's copy is 2 to 3 times faster), reused chunk
+    after chunk, as are the pages of a memory-mapped file's chunks. Safe because a chunk's result is
+    fetched before the next chunk is read. On a GPU whose backend sets ``pinned_from_bytes``, rows from
+    that size on go through two pinned buffers kept here, the copy of each piece overlapping the transfer
+    of the one before (:class:`~xpnet.backends.pinned.PinnedUpload`).
     """
 
     def __init__(self, backend: Backend, dtype: str, offset: bool = False) -> None:
