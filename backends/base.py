@@ -267,6 +267,8 @@ class Backend:
     #: built on :meth:`transfers`); None: the framework's own copy from the user's pageable memory. None everywhere
     #: until a GPU run measures that it pays (``python -m xpnet.bench.upload_timing``, run by ``bench/gpu.sh``).
     pinned_from_bytes: ClassVar[int | None] = None
+    #: Threads that copy each piece into a pinned buffer (one thread's copy bounds that path); as unmeasured.
+    pinned_threads: ClassVar[int] = 4
 
     #: Whether it shares read-only host memory too (TensorFlow takes host memory through DLPack, through which
     #: NumPy exports no read-only array).

@@ -74,8 +74,8 @@ stage() { echo "== $(date -u +%T) $* ($((DEADLINE - SECONDS)) s left)"; }
 
   stage "host rows onto the GPU: the framework's copy from pageable memory against xpnet's pinned buffers"
   # Decides Backend.pinned_from_bytes (None, off, until this shows where the pinned path pays); CuPy and PyTorch.
-  timeout 90 python3 -m xpnet.bench.upload_timing --rows "${XPNET_GPU_UPLOAD_ROWS:-1e4,1e5,1e6}" --pieces 2,8,32 \
-    --rounds 9 --json "$OUT/upload-gpu.json"
+  timeout 90 python3 -m xpnet.bench.upload_timing --rows "${XPNET_GPU_UPLOAD_ROWS:-1e4,1e5,1e6}" --pieces 4,16 \
+    --threads 1,4 --rounds 9 --json "$OUT/upload-gpu.json"
   echo "upload timing: exit $?"
 
   # shellcheck disable=SC2206

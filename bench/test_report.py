@@ -549,14 +549,16 @@ def test_upload_timing_checks_and_times_each_way_onto_a_device(tmp_path: Path, c
     monkeypatch.setattr(be, "transfers", _HostTransfers)
     monkeypatch.setattr(upload_timing, "gpu_backends", lambda: [be])
     out = tmp_path / "upload.json"
-    assert upload_timing.main(["--rows", "300", "--pieces", "1", "--rounds", "2", "--json", str(out)]) == 0
+    assert upload_timing.main(["--rows", "300", "--pieces", "1", "--threads", "1,3", "--rounds", "2",
+                               "--json", str(out)]) == 0
     (row,) = json.loads(out.read_text())
-    assert set(row["median_s"]) == {"host copy", "pageable", "pinned 1 MiB"} and row["best_pinned"] == "pinned 1 MiB"
+    assert set(row["median_s"]) == {"host copy x1", "host copy x3", "pageable", "pinned 1 MiB x1", "pinned 1 MiB x3"}
+    assert row["best_pinned"].startswith("pinned 1 MiB")
     assert row["bytes"] == 300 * 400 * 4 and row["pinned_over_pageable"] > 0
     assert "| numpy | cpu | 300 |" in capsys.readouterr().out
     monkeypatch.setattr(_HostTransfers, "copy_in", lambda self, dst, lo, hi, buffer, nbytes: None)  # rows lost
-    with pytest.raises(AssertionError, match="pinned 1 MiB gave other values than X"):
-        upload_timing.main(["--rows", "300", "--pieces", "1", "--rounds", "1"])
+    with pytest.raises(AssertionError, match="pinned 1 MiB x1 gave other values than X"):
+        upload_timing.main(["--rows", "300", "--pieces", "1", "--threads", "1", "--rounds", "1"])
 
 
 def test_fit_timing_trains_with_xpnet_and_keras() -> None:

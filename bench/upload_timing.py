@@ -1,9 +1,10 @@
 """Host rows onto each GPU two ways, in interleaved rounds: the framework's own copy from the user's pageable
 NumPy array (what ``predict_proba`` does today) and xpnet's pinned buffers with overlapped pieces
-(``backends.pinned.PinnedUpload``) at several piece sizes; beside them the host's own copy of X into a kept
-buffer, the bound the pinned path cannot beat (its every byte is copied once on the host).
+(``backends.pinned.PinnedUpload``) at several piece sizes and counts of copying threads; beside them the host's own
+copy of X into a kept buffer by as many threads, the bound the pinned path cannot beat (its every byte is copied
+once on the host).
 
-    python -m xpnet.bench.upload_timing --rows 1e4,1e5,1e6 --pieces 2,8,32 [--json upload.json]
+    python -m xpnet.bench.upload_timing --rows 1e4,1e5,1e6 --pieces 4,16 --threads 1,4 [--json upload.json]
 
 Every upload is checked against X before the clock starts. Its answer decides ``Backend.pinned_from_bytes``:
 the smallest X from which the pinned path is faster, on each backend. On a machine without a GPU it says so
@@ -15,12 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from xpnet import backends
-from xpnet.backends.pinned import PinnedUpload
+from xpnet.backends.pinned import PinnedUpload, copy_rows
 from xpnet.bench.harness import interleaved
 from xpnet.model.files import atomic_write
 
@@ -36,28 +38,32 @@ def gpu_backends() -> list[backends.Backend]:
     return found
 
 
-def _paths(be: backends.Backend, X: np.ndarray, pieces: list[int]) -> dict[str, Callable[[], Any]]:
-    kept = np.empty_like(X)
-    paths: dict[str, Callable[[], Any]] = {
-        "host copy": lambda: np.copyto(kept, X),
-        "pageable": lambda: be.sync(be.borrow_rows(X, "float32")),
-    }
+def _host_copy(X: np.ndarray, threads: int) -> Callable[[], Any]:
+    """The host's copy of X into a kept buffer by ``threads`` threads, split as ``PinnedUpload`` splits it."""
+    kept, pool = np.empty_like(X), ThreadPoolExecutor(threads) if threads > 1 else None
+    return lambda: copy_rows(kept, X, pool, threads)
+
+
+def _paths(be: backends.Backend, X: np.ndarray, pieces: list[int], threads: list[int]) -> dict[str, Callable[[], Any]]:
+    paths: dict[str, Callable[[], Any]] = {f"host copy x{t}": _host_copy(X, t) for t in threads}
+    paths["pageable"] = lambda: be.sync(be.borrow_rows(X, "float32"))
     for mib in pieces:
-        upload = PinnedUpload(be.transfers(), piece_bytes=mib << 20)
-        paths[f"pinned {mib} MiB"] = lambda upload=upload: be.sync(upload(X, "float32"))
+        for t in threads:
+            upload = PinnedUpload(be.transfers(), piece_bytes=mib << 20, threads=t)
+            paths[f"pinned {mib} MiB x{t}"] = lambda upload=upload: be.sync(upload(X, "float32"))
     return paths
 
 
-def measure(rows: list[int], pieces: list[int], rounds: int) -> list[dict[str, Any]]:
+def measure(rows: list[int], pieces: list[int], rounds: int, threads: tuple[int, ...] = (1,)) -> list[dict[str, Any]]:
     """Medians per (backend, rows, path) over ``rounds`` interleaved rounds, in seconds and GB/s."""
     results = []
     for be in gpu_backends():
         for m in rows:
             X = np.random.default_rng(m).random((m, 400), dtype=np.float32)
-            paths = _paths(be, X, pieces)
+            paths = _paths(be, X, pieces, list(threads))
             for what, call in paths.items():
                 got = call()
-                if what != "host copy" and not np.array_equal(be.to_numpy(got), X):
+                if not what.startswith("host copy") and not np.array_equal(be.to_numpy(got), X):
                     raise AssertionError(f"{be.name} on {be.device}: {what} gave other values than X ({m} rows)")
             times, load = interleaved(paths, rounds)
             med = {what: float(np.median(ts)) for what, ts in times.items()}
@@ -72,13 +78,15 @@ def measure(rows: list[int], pieces: list[int], rounds: int) -> list[dict[str, A
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="1e4,1e5,1e6", help="comma-separated row counts of 400 float32")
-    parser.add_argument("--pieces", default="2,8,32", help="comma-separated piece sizes in MiB")
+    parser.add_argument("--pieces", default="4,16", help="comma-separated piece sizes in MiB")
+    parser.add_argument("--threads", default="1,4", help="comma-separated counts of threads copying into the buffers")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     rows = [int(float(r)) for r in args.rows.split(",")]
     pieces = [int(p) for p in args.pieces.split(",")]
-    results = measure(rows, pieces, args.rounds)
+    threads = tuple(int(t) for t in args.threads.split(","))
+    results = measure(rows, pieces, args.rounds, threads)
     if not results:
         print("no GPU backend with pinned transfers here (xpnet backends says why): nothing to time")
         return 0

@@ -66,6 +66,19 @@ def test_rows_arrive_whole_through_two_buffers_pinned_once(dtype):
     assert np.array_equal(upload(small, dtype), small) and len(fake.pinned_calls) == 2
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_each_piece_copied_by_several_threads_arrives_whole(threads):
+    fake = FakeTransfers()
+    upload = PinnedUpload(fake, piece_bytes=64 << 10, threads=threads)
+    for seed in range(2):
+        X = _rows(1001, seed=seed)
+        assert np.array_equal(upload(X, "float32"), X)
+    tiny = _rows(3)  # fewer rows than two per thread: one thread copies them
+    assert np.array_equal(upload(tiny, "float32"), tiny)
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        PinnedUpload(fake, threads=0)
+
+
 def test_a_buffer_written_again_before_its_transfer_read_it_would_give_wrong_rows():
     """The control: without the wait for a buffer's last transfer, the fake's late copies read the next piece's
     values, so the test above can fail."""

@@ -186,7 +186,7 @@ class Staging:
             if transfers is None:
                 raise ValueError(f"{self.backend.name} on {self.backend.device} sets pinned_from_bytes but has no "
                                  "transfers() to upload through pinned buffers")
-            self._upload = PinnedUpload(transfers)
+            self._upload = PinnedUpload(transfers, threads=self.backend.pinned_threads)
         return self._upload
 
     def keep_small(self) -> None:
