@@ -26,6 +26,7 @@ from .network import (
     forward_one_loop,
     forward_trace,
     in_row_blocks,
+    pad_rows,
     predict_from_proba,
     widen_hidden,
 )
@@ -40,5 +41,5 @@ __all__ = [
     "adam_update", "bind_activations", "check_seed", "check_trainable", "dense", "dense_loop", "describe",
     "forward_checked", "forward_loop", "forward_matmul", "forward_one_loop", "forward_trace", "in_row_blocks",
     "init_params", "linear", "load", "loss", "loss_and_grads", "make_step", "namespace_of", "offset_sums",
-    "predict_from_proba", "relu", "save", "sigmoid", "softmax", "summary", "widen_hidden",
+    "pad_rows", "predict_from_proba", "relu", "save", "sigmoid", "softmax", "summary", "widen_hidden",
 ]
