@@ -397,7 +397,7 @@ def test_pad_rows_adds_zero_rows_up_to_the_multiple_and_says_where_to_cut():
         assert same is rows and none is None
 
 
-@pytest.mark.parametrize(("m", "multiple"), [(37, 2), (1, 8)])  # an even m adds nothing: test_pad_rows_adds_...
+@pytest.mark.parametrize(("m", "multiple"), [(37, 2), (1, 8), (64, 2)])
 def test_forwards_on_padded_rows_give_the_batchs_own_outputs_on_every_backend(backend, m, multiple):
     """``row_multiple`` (XLA runs odd row counts slowly) changes nothing but the speed: the same outputs and flag,
     cut back to the batch's m rows, for the plain and the checked forward, eager, and compiled where the backend
