@@ -131,14 +131,8 @@ def forward_matmul(layers: Layers, X: Any, activations: Activations, xp: Any, af
     """
     (W, b), *rest = layers
     g, *others = bind_activations(activations, xp)
-    return _after_the_first(dense(X, W, b, g, xp=xp, affine=affine), rest, others, xp, affine, row_multiple)
-
-
-def _after_the_first(A: Any, layers: Sequence[tuple[Any, Any]], activations: Sequence[Callable[[Any], Any]], xp: Any,
-                     affine: Affine | None, row_multiple: int) -> Any:
-    """The layers after the first on its activations ``A``, on rows padded to ``row_multiple`` and cut back."""
-    A, m = pad_rows(A, row_multiple, xp)
-    for (W, b), g in zip(layers, activations, strict=True):
+    A, m = pad_rows(dense(X, W, b, g, xp=xp, affine=affine), row_multiple, xp)
+    for (W, b), g in zip(rest, others, strict=True):
         A = dense(A, W, b, g, xp=xp, affine=affine)
     return A if m is None else A[:m, ...]
 
@@ -188,7 +182,10 @@ def forward_checked(layers: Layers, X: Any, activations: Activations, xp: Any,
     else:
         Z = pre_activation(X, W, b, xp, affine)
     finite = xp.all(xp.isfinite(Z)) if all_finite is None else all_finite(Z)
-    return _after_the_first(g(Z), rest, others, xp, affine, row_multiple), finite
+    A, m = pad_rows(g(Z), row_multiple, xp)
+    for (W, b), g in zip(rest, others, strict=True):
+        A = dense(A, W, b, g, xp=xp, affine=affine)
+    return (A if m is None else A[:m, ...]), finite
 
 
 def in_row_blocks(forward: Callable[[Layers, Any], Any], rows: int, xp: Any) -> Callable[[Layers, Any], Any]:
