@@ -308,12 +308,6 @@ class Backend:
         :meth:`borrow_rows`, which it is unless the compiled call takes host arrays itself, faster (JAX)."""
         return self.borrow_rows(x, dtype)
 
-    def row_multiple(self, compiled: bool) -> int:
-        """Rows per multiple that a batch's layers after the first should run on (zero rows added, cut away after:
-        ``xpnet.model.pad_rows``), for a compiled forward or an eager one; 0: as many as the batch has. Set where
-        the framework's code is measurably slower on other counts (XLA's on odd ones)."""
-        return 0
-
     def transfers(self) -> Transfers | None:
         """Asynchronous host-to-device copies through pinned memory, on a stream of their own
         (:class:`~xpnet.backends.pinned.Transfers`), or None where the device is the host's memory or the

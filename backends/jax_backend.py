@@ -150,13 +150,6 @@ class JaxBackend(Backend):
     def jit(self, fn: Callable) -> Callable:
         return self.module.jit(fn)
 
-    def row_multiple(self, compiled: bool) -> int:
-        # XLA's CPU code on an odd row count: layers 2 and 3 twice as slow, the forward 1.13x to 1.27x (eager JAX
-        # compiles each op with XLA too). TensorFlow's XLA forward is as slow there, but its traced batch size is
-        # unknown after reduce_retracing relaxes it, so nothing can be padded at trace time: not set there.
-        # Measured on one CPU device only; not on a GPU, nor split across devices ("cpu:all").
-        return 2 if self.device == "cpu" else 0
-
     def kernels(self) -> dict[str, Callable[..., Any]]:
         nn = self.module.nn  # XLA fuses the bias add into the product's consumer by itself: no affine here
         return {"sigmoid": nn.sigmoid, "relu": nn.relu, "softmax": lambda z: nn.softmax(z, axis=-1)}

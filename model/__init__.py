@@ -26,7 +26,6 @@ from .network import (
     forward_one_loop,
     forward_trace,
     in_row_blocks,
-    pad_rows,
     predict_from_proba,
     widen_hidden,
 )
@@ -41,5 +40,5 @@ __all__ = [
     "adam_update", "bind_activations", "check_seed", "check_trainable", "dense", "dense_loop", "describe",
     "forward_checked", "forward_loop", "forward_matmul", "forward_one_loop", "forward_trace", "in_row_blocks",
     "init_params", "linear", "load", "loss", "loss_and_grads", "make_step", "namespace_of", "offset_sums",
-    "pad_rows", "predict_from_proba", "relu", "save", "sigmoid", "softmax", "summary", "widen_hidden",
+    "predict_from_proba", "relu", "save", "sigmoid", "softmax", "summary", "widen_hidden",
 ]

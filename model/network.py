@@ -122,43 +122,21 @@ def bind_activations(activations: Activations, xp: Any,
     return tuple(kernels.get(a) or partial(activation(a), xp=xp) if isinstance(a, str) else a for a in activations)
 
 
-def forward_matmul(layers: Layers, X: Any, activations: Activations, xp: Any, affine: Affine | None = None,
-                   row_multiple: int = 0) -> Any:
+def forward_matmul(layers: Layers, X: Any, activations: Activations, xp: Any, affine: Affine | None = None) -> Any:
     """Outputs for a batch X (m, n) -> (m, units_out): one ``dense`` per layer.
 
     A 1-D X is one example and gives a 1-D result. ``affine``: a backend's fused ``A @ W + b``, or None.
-    ``row_multiple``: the layers after the first run on a whole multiple of this many rows (:func:`pad_rows`).
     """
-    (W, b), *rest = layers
-    g, *others = bind_activations(activations, xp)
-    A, m = pad_rows(dense(X, W, b, g, xp=xp, affine=affine), row_multiple, xp)
-    for (W, b), g in zip(rest, others, strict=True):
+    A = X
+    for (W, b), g in zip(layers, bind_activations(activations, xp), strict=True):
         A = dense(A, W, b, g, xp=xp, affine=affine)
-    return A if m is None else A[:m, ...]
-
-
-def pad_rows(A: Any, multiple: int, xp: Any) -> tuple[Any, int | None]:
-    """A batch's first-layer activations (m, units) with zero rows added up to a multiple of ``multiple`` rows, and
-    m to cut the outputs back to (None where nothing was added: a multiple already, one example, ``multiple`` 0,
-    or a row count a tracer does not know).
-
-    Why: XLA's CPU code runs the layers after the first twice as slowly on an odd number of rows as on any
-    even one (8.2 to 8.7 ms against 4.0 to 4.3 ms for 99,984 to 100,000 rows of 25), and the whole forward
-    1.13x to 1.27x; its first product costs the same either way, so the rows are added after it (zero rows:
-    finite through every layer, and cut away). Measured in BENCHMARKS.md, "XLA and odd batch sizes".
-    """
-    m = A.shape[0] if A.ndim == 2 else None
-    if not multiple or not isinstance(m, int) or m % multiple == 0:
-        return A, None
-    zeros = xp.broadcast_to(xp.zeros_like(A[:1, :]), (multiple - m % multiple, A.shape[1]))
-    return xp.concat([A, zeros], axis=0), m
+    return A
 
 
 def forward_checked(layers: Layers, X: Any, activations: Activations, xp: Any,
                     affine: Affine | None = None, compiled: bool = False,
                     all_finite: Callable[[Any], Any] | None = None,
-                    offset_first: Callable[[OffsetRows, Any], Any] | None = None,
-                    row_multiple: int = 0) -> tuple[Any, Any]:
+                    offset_first: Callable[[OffsetRows, Any], Any] | None = None) -> tuple[Any, Any]:
     """``forward_matmul``'s outputs, and whether every sum of the first layer is finite (a 0-d bool array).
 
     Why this checks X: a NaN or an infinity in a row of X makes that row's first-layer sums non-finite
@@ -173,7 +151,6 @@ def forward_checked(layers: Layers, X: Any, activations: Activations, xp: Any,
     non-finite rows are a batch's to refuse whole. ``all_finite``: a backend's one call for
     ``all(isfinite(Z))`` (``Backend.kernels``), or None. ``offset_first``: ``(X, W) -> offset_sums(X, W)``
     as one call of the caller's choosing (an eager forward's, compiled by its framework), or None.
-    ``row_multiple``: as for :func:`forward_matmul`.
     """
     (W, b), *rest = layers
     g, *others = bind_activations(activations, xp)
@@ -182,10 +159,7 @@ def forward_checked(layers: Layers, X: Any, activations: Activations, xp: Any,
     else:
         Z = pre_activation(X, W, b, xp, affine)
     finite = xp.all(xp.isfinite(Z)) if all_finite is None else all_finite(Z)
-    A, m = pad_rows(g(Z), row_multiple, xp)
-    for (W, b), g in zip(rest, others, strict=True):
-        A = dense(A, W, b, g, xp=xp, affine=affine)
-    return (A if m is None else A[:m, ...]), finite
+    return forward_matmul(rest, g(Z), others, xp, affine), finite
 
 
 def in_row_blocks(forward: Callable[[Layers, Any], Any], rows: int, xp: Any) -> Callable[[Layers, Any], Any]:

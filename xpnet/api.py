@@ -137,10 +137,9 @@ class Model:
             own = ns is be.xp
             bound, fused = (bind_activations(names, ns, kernels), kernels.get("affine")) if own else \
                 (bind_activations(names, ns), None)
-            rows = be.row_multiple(compiled) if own else 0
             whole = partial(forward_checked, compiled=compiled, all_finite=kernels.get("all_finite") if own else None,
-                            offset_first=self._offset_first(ns) if own and not compiled else None,
-                            row_multiple=rows) if checked else partial(forward_matmul, row_multiple=rows)
+                            offset_first=self._offset_first(ns) if own and not compiled else None) \
+                if checked else forward_matmul
 
             def matmul_forward(layers: Any, X: Any) -> Any:
                 return whole(layers, X, bound, ns, fused)
