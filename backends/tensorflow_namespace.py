@@ -71,6 +71,10 @@ def reshape(x: tf.Tensor, /, shape: Sequence[int], *, copy: Any = None) -> tf.Te
     return tf.reshape(x, shape)
 
 
+def broadcast_to(x: tf.Tensor, /, shape: Sequence[int]) -> tf.Tensor:
+    return tf.broadcast_to(x, shape)
+
+
 def stack(arrays: Sequence[tf.Tensor], /, *, axis: int = 0) -> tf.Tensor:
     return tf.stack(arrays, axis=axis)
 

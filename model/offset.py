@@ -77,3 +77,16 @@ def offset_sums(X: OffsetRows, W: Any, xp: Any, compiled: bool = False) -> Any:
     else:
         own = own + tail @ W_carried
     return xp.concat([own, X.edges[1:, :] @ W], axis=0)
+
+
+def offset_first_layer(X: OffsetRows, W: Any, b: Any, xp: Any) -> tuple[Any, Any]:
+    """The first layer's sums plus bias for a batch given as :class:`OffsetRows`, and whether every one is finite
+    (a 0-d bool array): ``(offset_sums(X, W) + b, all(isfinite(...)))`` in the form a compiler fuses.
+
+    For an eager forward, which runs this as one compiled call (``forward_checked``'s ``offset_first``): the
+    bias add and the check are then fused into the pass that finishes the sums, instead of being three eager
+    passes of their own over the (m, units) sums.
+    """
+    Z = offset_sums(X, W, xp, compiled=True) + b
+    return Z, xp.all(xp.isfinite(Z))
+

@@ -18,7 +18,7 @@ import pytest
 
 import xpnet
 from xpnet import backends
-from xpnet.model import ACTIVATIONS, InputError
+from xpnet.model import ACTIVATIONS, InputError, Network, bind_activations, forward_checked
 
 N = 400
 #: The float32 relative error the parity check allows a backend (issue: <= 1e-5 against float64).
@@ -114,6 +114,41 @@ def test_a_nan_or_inf_anywhere_in_a_row_makes_its_first_layer_sums_non_finite(ba
                 finite = backend.to_numpy(fn(Xd, Wd, bd))
             assert not finite.any(), (f"{backend.name} {what} {how}: rows {np.flatnonzero(finite)[:5]} kept finite "
                                       "sums from a non-finite pixel")
+
+
+def test_a_compiled_checked_forward_gives_nan_outputs_for_exactly_the_rows_it_refuses(backend):
+    """The compiled form of the check (``forward_checked(compiled=True)``) makes a bad row's first activations NaN
+    and reads its flag from the outputs. An infinite sum's sigmoid is a finite 0 or 1, so without that NaN a row
+    with an inf next to non-zero weights would come out finite. Through the backend's own compiled product and
+    kernels (sigmoid, relu, softmax), a row with a NaN or inf (next to zero weights or not) comes out NaN in
+    every output, the flag is False, and every other row is the float64 reference's."""
+    network = Network.parse("25:sigmoid,15:relu,10:softmax")
+    params = xpnet.init_params(seed=3, network=network)
+    W1 = params.weights[0].copy()
+    W1[0::2] = 0.0  # even pixels meet only zero weights (inf * 0: NaN sums), odd ones none (+-inf sums)
+    assert (W1[1::2] != 0).all()
+    params = xpnet.Params(network, [W1, *params.weights[1:]], params.biases)
+    X = np.random.default_rng(3).random((64, N), dtype=np.float32)
+    bad = {3: (0, np.nan), 17: (1, np.inf), 40: (399, -np.inf), 50: (2, np.inf), 63: (397, np.inf)}  # (col, value)
+    Y = X.copy()
+    for row, (col, value) in bad.items():
+        Y[row, col] = value
+    want = xpnet.Model(params, "numpy", dtype="float64").predict_proba(X)
+    xp, kernels = backend.xp, backend.kernels()
+    names = bind_activations(network.activations, xp, kernels)
+    layers = [(backend.asarray(W, "float32"), backend.asarray(b, "float32"))
+              for W, b in zip(params.weights, params.biases, strict=True)]
+    checked = backend.jit(lambda L, X_: forward_checked(L, X_, names, xp, kernels.get("affine"), compiled=True))
+    p, finite = checked(layers, backend.asarray(X, "float32"))
+    assert bool(finite)
+    np.testing.assert_allclose(backend.to_numpy(p), want, rtol=RTOL["float32"], atol=1e-7)
+    with np.errstate(invalid="ignore", over="ignore"):
+        p, finite = checked(layers, backend.asarray(Y, "float32"))
+        p = backend.to_numpy(p)
+    assert not bool(finite)
+    assert np.flatnonzero(np.isnan(p).any(axis=1)).tolist() == sorted(bad) and np.isnan(p[sorted(bad)]).all()
+    kept = np.setdiff1d(np.arange(len(X)), sorted(bad))
+    np.testing.assert_allclose(p[kept], want[kept], rtol=RTOL["float32"], atol=1e-7)
 
 
 @pytest.mark.parametrize("variant", ["matmul", "jit"])

@@ -15,7 +15,7 @@ import pytest
 
 import xpnet
 from xpnet import streaming
-from xpnet.model import OffsetRows, forward_checked, init_params, offset_sums
+from xpnet.model import OffsetRows, forward_checked, init_params, offset_first_layer, offset_sums
 
 N = 400
 RTOL = {"float32": 1e-5, "float64": 1e-12}
@@ -166,8 +166,9 @@ def test_read_only_small_or_unchecked_rows_are_copied_as_before(backend, monkeyp
 
 def test_an_eager_forward_sums_offset_rows_in_one_compiled_call(backend, monkeypatch):
     """Eager, each of OffsetRows' steps would be a call and a pass of its own (1.36x to 1.48x the forward on
-    device rows at m = 10^5): the eager forward's first-layer sums of OffsetRows are one call compiled by the
-    backend, once per Model, while its layers stay eager; and a backend without a compiler is never given them."""
+    device rows at m = 10^5): the eager forward's first layer of OffsetRows (sums, bias, check) is one call
+    compiled by the backend, once per Model, while its layers stay eager; and a backend without a compiler is
+    never given them."""
     be = _offset_backend(backend)
     made = _watch(monkeypatch, be)
     compiled, jit = [], be.jit
@@ -188,7 +189,7 @@ def test_an_eager_forward_sums_offset_rows_in_one_compiled_call(backend, monkeyp
     for _ in range(2):
         np.testing.assert_allclose(model.predict_proba(X, "matmul"), want, rtol=RTOL["float32"])
     assert [isinstance(rows, OffsetRows) for _, rows in made] == [True, True]
-    assert len(compiled) == 2 and all(fn.func is offset_sums for fn in compiled)  # one call each, one function
+    assert len(compiled) == 2 and all(fn.func is offset_first_layer for fn in compiled)  # one call each, one function
     made.clear()
     monkeypatch.setattr(type(be), "compiler", None)
     np.testing.assert_allclose(xpnet.Model(init_params(seed=4), backend=be).predict_proba(X, "matmul"), want,

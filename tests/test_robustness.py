@@ -466,6 +466,22 @@ def test_check_labels_accepts_bools_ints_and_floats_as_an_m_by_1_float_array(y):
     assert check_labels(y, None, dtype=np.float32).dtype == np.float32
 
 
+@pytest.mark.parametrize("variant", ["matmul", "jit"])
+def test_a_row_within_the_input_bound_that_overflows_a_later_layer_is_named_in_every_variant(backend, variant):
+    """The input bound covers the first layer only, so huge later weights can still overflow a finite row. The
+    eager checked forward lets its first layer pass, and a compiled one refuses the row through its outputs
+    (``forward_checked``); either way the error names the row, in the same words."""
+    network = model.Network.parse("25:relu,15:relu,1:linear")
+    params = xpnet.init_params(seed=2, network=network)
+    params = xpnet.Params(network, [params.weights[0], *(W * 1e20 for W in params.weights[1:])], params.biases)
+    X = np.zeros((6, N), np.float32)
+    X[4] = np.random.default_rng(4).random(N, dtype=np.float32)
+    m = xpnet.Model(params, backend)
+    with np.errstate(over="ignore", invalid="ignore"), \
+            pytest.raises(InputError, match=re.escape("X row 4 is finite but overflows float32 inside the network")):
+        m.predict_proba(X, variant)
+
+
 # -- documented behaviour that is not an error ------------------------------------------------
 
 

@@ -29,7 +29,7 @@ from xpnet.model import (
     forward_matmul,
     in_row_blocks,
     init_params,
-    offset_sums,
+    offset_first_layer,
     predict_from_proba,
     widen_hidden,
 )
@@ -41,6 +41,7 @@ from xpnet.streaming import (
     Staging,
     check_outputs,
     chunks,
+    outputs_finite,
     rows_of,
 )
 from xpnet.validation import (
@@ -159,9 +160,10 @@ class Model:
         self._forwards[variant, checked] = fn
         return fn
 
-    def _offset_first(self, xp: Any) -> Callable[[Any, Any], Any] | None:
-        """An eager forward's first-layer sums of :class:`~xpnet.model.OffsetRows` as one compiled call, on a backend
-        that shares host memory only at an alignment and has a compiler (JAX, TensorFlow); None elsewhere.
+    def _offset_first(self, xp: Any) -> Callable[[Any, Any, Any], tuple[Any, Any]] | None:
+        """An eager forward's first layer of :class:`~xpnet.model.OffsetRows` (its sums, bias and finiteness check,
+        :func:`~xpnet.model.offset_first_layer`) as one compiled call, on a backend that shares host memory only at
+        an alignment and has a compiler (JAX, TensorFlow); None elsewhere.
 
         Why: eager, each of ``offset_sums``' steps (the gathers of W's rows, the tail's slice and concatenation,
         the narrow product, the sum, the last row) is a call and a pass of its own, which made eager
@@ -174,7 +176,7 @@ class Model:
         be = self.backend
         if not be.host_alignment or be.compiler is None:
             return None
-        return be.jit(partial(offset_sums, xp=xp, compiled=True))
+        return be.jit(partial(offset_first_layer, xp=xp))
 
     def _on_own_layers_widened(self, forward: ForwardFn) -> ForwardFn:
         """``forward`` run on this model's own layers widened to the backend's ``hidden_multiple``
@@ -263,10 +265,8 @@ class Model:
             return (be.to_numpy(result[0]), bool(result[1])) if checked else (be.to_numpy(result), True)
 
         for lo, hi, (p, finite) in self._run(rows, variant, batch_size, progress, fetch, checked, failed):
-            if not finite:
-                _refuse_chunk(rows, lo, hi)
-            if check_finite:
-                check_outputs(p, lo, self.dtype, rows.row, one=rows.m is None)
+            if not finite or (check_finite and not outputs_finite(p)):
+                _refuse_chunk(rows, lo, hi, p, self.dtype)
             if out is None and lo == 0 and hi == (rows.m if rows.m is not None else 1):
                 return p  # one chunk: no copy
             if out is None:
@@ -370,10 +370,14 @@ def _one_example_as_a_batch(forward: ForwardFn, xp: Any) -> ForwardFn:
     return forward_one
 
 
-def _refuse_chunk(rows: Rows, lo: int, hi: int) -> None:
-    """Rows lo:hi gave a non-finite first-layer sum: name the first bad value of X there (today's scan, on the
-    error path only), or, were there none, say which rows overflowed."""
+def _refuse_chunk(rows: Rows, lo: int, hi: int, p: np.ndarray, dtype: str) -> None:
+    """Rows lo:hi were refused (by the checked forward, or for outputs ``p`` that are not finite): name the first
+    bad value of X there (the scan, on the error path only; a value beyond the input bound too); were there none,
+    the first row whose outputs overflowed inside the network, or else the rows whose first-layer sums overflowed.
+    In this order whatever found them: an eager forward's flag is about the first layer's sums, a compiled one's
+    about the outputs (``forward_checked``), and both variants give the same message."""
     rows.scan(lo, hi)
+    check_outputs(p, lo, dtype, rows.row, one=rows.m is None)
     raise InputError(f"X rows {lo} to {hi - 1} make the first layer's sums overflow; scale the input down")
 
 

@@ -175,7 +175,7 @@ class Staging:
             return self._pinned_upload()(host, self.dtype)
         if not be.host_alignment or be.device != "cpu" or be.shares_host(host):  # shared, or copied to a device
             return borrow(host, self.dtype)
-        offset = self._offset_rows(host, borrow) if self.offset and be.compiler is not None and \
+        offset = self._offset_rows(host) if self.offset and be.compiler is not None and \
             host.dtype == self.dtype and host.nbytes >= be.offset_from_bytes else None
         return offset if offset is not None else borrow(self._copy(host), self.dtype)
 
@@ -195,10 +195,11 @@ class Staging:
         if self.buffer is not None and self.buffer.nbytes > KEEP_STAGING_BYTES + self.backend.host_alignment:
             self.buffer = None
 
-    def _offset_rows(self, host: np.ndarray, borrow: Callable[[np.ndarray, str], Any]) -> OffsetRows | None:
-        """``host`` as OffsetRows whose body is shared with it (through ``borrow``); None where it is not one block
-        of at least two rows wider than the alignment, or where the framework cannot share that body either
-        (TensorFlow: read-only memory)."""
+    def _offset_rows(self, host: np.ndarray) -> OffsetRows | None:
+        """``host`` as OffsetRows whose body is shared with it; None where it is not one block of at least two rows
+        wider than the alignment, or where the framework cannot share that body either (TensorFlow: read-only
+        memory). Its arrays are borrowed as a compiled call's arguments (``borrow_for_compiled``), eager forward or
+        not: only compiled code reads OffsetRows (the compiled forward, or an eager one's ``offset_first_layer``)."""
         be, size, address = self.backend, host.itemsize, host.ctypes.data
         if host.ndim != 2 or not host.flags.c_contiguous or address % size or be.host_alignment % size:
             return None
@@ -210,6 +211,7 @@ class Staging:
             return None
         columns, carried = self._offset_indices(j, k, n)
         edges = np.stack((host[0], host[m - 1]))
+        borrow = be.borrow_for_compiled
         return OffsetRows(borrow(body, self.dtype), borrow(edges, self.dtype), columns, carried)
 
     def _offset_indices(self, j: int, k: int, n: int) -> tuple[Any, Any]:
@@ -387,11 +389,16 @@ def _cut(result: Any, have: int, run_rows: int, skip: int = 0) -> Any:
     return result[skip:have, ...]
 
 
+def outputs_finite(p: np.ndarray) -> bool:
+    """Whether every output is finite (min and max: no boolean array of p's size)."""
+    return bool(p.size == 0 or (np.isfinite(p.min()) and np.isfinite(p.max())))
+
+
 def check_outputs(p: np.ndarray, lo: int, dtype: str, row: Callable[[int], np.ndarray], one: bool = False) -> None:
     """Outputs ``p`` of rows ``lo``.. must be finite: a finite row can still overflow inside the network (3e38 in
     float32) and give NaN. The InputError names the row (its values read back with ``row(i)``); ``one``: X was
     a single example."""
-    if p.size == 0 or (np.isfinite(p.min()) and np.isfinite(p.max())):
+    if outputs_finite(p):
         return
     i = int(np.flatnonzero(~np.isfinite(p.reshape(len(p), -1)).any(axis=1))[0]) if p.ndim > 1 else 0
     values = row(lo + i)
