@@ -89,4 +89,3 @@ def offset_first_layer(X: OffsetRows, W: Any, b: Any, xp: Any) -> tuple[Any, Any
     """
     Z = offset_sums(X, W, xp, compiled=True) + b
     return Z, xp.all(xp.isfinite(Z))
-
