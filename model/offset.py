@@ -71,8 +71,9 @@ def offset_sums(X: OffsetRows, W: Any, xp: Any, compiled: bool = False) -> Any:
     n, k = X.body.shape[1], X.carried.shape[0]
     W_padded = xp.concat([W, xp.zeros_like(W[:1, :])], axis=0)  # row n: the zeros that ``n`` points at
     own = X.body @ xp.take(W_padded, X.columns, axis=0)
+    # first: (1, k), zeros but X[0, :j] (the first row's own first values, which no row before carries)
     first = xp.reshape(xp.take(xp.concat([X.edges[0, :], xp.zeros_like(X.edges[0, :1])]), X.carried), (1, k))
-    W_carried = xp.take(W_padded, X.carried, axis=0)  # ``first``: zeros but X[0, :j]
+    W_carried = xp.take(W_padded, X.carried, axis=0)
     if compiled:
         after = X.body[:-1, n - k:n - k + 1] * W_carried[0, :]  # what each row's last k values add to the next row
         for c in range(1, k):
