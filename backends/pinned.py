@@ -85,14 +85,12 @@ class PinnedUpload:
                 t.host_waits(self._events[slot])  # its last piece has left the buffer
             handle, view = self._buffers[slot]
             nbytes = (hi - lo) * row_bytes
-            self._copy(view[:nbytes].view(host.dtype).reshape(hi - lo, host.shape[1]), host[lo:hi])
+            copy_rows(view[:nbytes].view(host.dtype).reshape(hi - lo, host.shape[1]), host[lo:hi], self._pool,
+                      self.threads)
             self._events[slot] = last = t.copy_in(dst, lo, hi, handle, nbytes)
         if last is not None:
             t.device_waits(last)  # one stream: its transfers end in order, so the last event covers every one
         return dst
-
-    def _copy(self, to: np.ndarray, rows: np.ndarray) -> None:
-        copy_rows(to, rows, self._pool, self.threads)
 
     def _pin(self, nbytes: int) -> None:
         """The buffers, each at least ``nbytes``; pinned afresh only when they are shorter (after their transfers)."""

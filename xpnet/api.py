@@ -315,7 +315,7 @@ class Model:
             raise
         finally:
             stage.keep_small()
-        if not finite or not np.isfinite(p).all():  # the method: np.all() costs 3 us more per call
+        if not finite or not outputs_finite(p):
             return None
         return p
 
