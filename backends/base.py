@@ -270,6 +270,10 @@ class Backend:
     #: Threads that copy each piece into a pinned buffer (one thread's copy bounds that path); as unmeasured.
     pinned_threads: ClassVar[int] = 4
 
+    #: Whether an eager forward's compiled first layer of OffsetRows (``xpnet.Model._offset_first``) leaves the
+    #: big product to the eager framework, where that product is another library's and faster than the
+    #: compiler's: then the user path runs the same product as the forward on device rows.
+    offset_product_eager: ClassVar[bool] = False
     #: Whether it shares read-only host memory too (TensorFlow takes host memory through DLPack, through which
     #: NumPy exports no read-only array).
     shares_read_only: ClassVar[bool] = True

@@ -19,7 +19,9 @@ class NumpyBackend(Backend):
     numpy_warnings = True
     #: No compiler fuses the layers, so the forward runs on blocks of 4096 rows: a block's first-layer sums
     #: (400 KB) stay in a 1 MB L2 through the element-wise passes instead of going to memory and back.
-    #: Measured (blocks of 256 to 8192 rows, BENCHMARKS.md): 1.28x at m = 10^5, 1.34x at 10^6, 1.55x at 16,000.
+    #: Measured (blocks of 256 to 8192 rows, BENCHMARKS.md): 1.28x at m = 10^5, 1.34x at 10^6, 1.55x at 16,000 on
+    #: an AMD Zen 3 without AVX-512; 1.06x at 10^5 and 1.18x at 10^6 on an Intel Xeon with AVX-512 and a 2 MB L2,
+    #: where 4096 was again the best block from 16,000 rows on (``python -m xpnet.bench.blocks``).
     block_rows = 4096
 
     @classmethod

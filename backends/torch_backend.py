@@ -143,7 +143,21 @@ class TorchBackend(Backend):
         torch = self.module
         # addmm: the bias is the product's starting value (one BLAS call, beta = 1), not a second pass
         return {"sigmoid": torch.sigmoid, "relu": torch.relu, "softmax": lambda z: torch.softmax(z, dim=-1),
-                "affine": lambda A, W, b: torch.addmm(b, A, W)}
+                "affine": lambda A, W, b: torch.addmm(b, A, W), "all_finite": self._all_finite}
+
+    def _all_finite(self, z: Any) -> Any:
+        """Whether every value of ``z`` is finite, as a 0-d bool tensor (no sync with a GPU): from one ``aminmax``
+        pass, whose NaN propagates to both ends and whose ends are infinite where any value is.
+
+        Why not ``isfinite(z).all()``: on the CPU it took 8.7 ms for the (10^5, 32) first-layer sums, 23% of the
+        whole eager forward, against 0.60 ms for ``aminmax`` (2026-12-01, Intel Xeon, 2 vCPUs; 93 against 34 us
+        at m = 1000). ``tests/test_kernels.py`` checks it against NaN, +inf and -inf at a vector's body and tail.
+        """
+        torch = self.module
+        if z.numel() == 0:
+            return torch.ones((), dtype=torch.bool, device=z.device)
+        ends = torch.stack(torch.aminmax(z))
+        return torch.isfinite(ends).all()
 
     autodiff = "torch.autograd"
 

@@ -502,6 +502,17 @@ def test_versus_times_paths_in_alternating_processes(tmp_path: Path, capsys: pyt
     assert versus.main(["--paths", "numpy-matmul,nosuch-jit"]) == 2
 
 
+def test_blocks_times_the_whole_batch_and_each_smaller_block(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from xpnet.bench import blocks
+
+    out = tmp_path / "blocks.json"
+    blocks.main(["--backend", "numpy", "--m", "300", "--blocks", "64,128,512", "--rounds", "3", "--json", str(out)])
+    (row,) = json.loads(out.read_text())
+    assert (row["m"], row["rounds"], list(row["median_s"])) == (300, 3, ["whole", "64", "128"])  # no block >= m
+    assert all(seconds > 0 for seconds in row["median_s"].values())
+    assert "| 300 | " in capsys.readouterr().out and backends.get("numpy").block_rows == 4096  # put back
+
+
 def test_stream_timing_times_each_variant_asked_and_checks_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from xpnet.bench import stream_timing
 

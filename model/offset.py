@@ -44,7 +44,14 @@ class OffsetRows(NamedTuple):
         return 2
 
 
-def offset_sums(X: OffsetRows, W: Any, xp: Any, compiled: bool = False) -> Any:
+def offset_product(X: OffsetRows, W: Any, xp: Any) -> Any:
+    """The big product of :func:`offset_sums`: ``body`` against W's rows in the order its columns meet them,
+    (m - 1, units); the narrow carried sums and the last row are not in it."""
+    W_padded = xp.concat([W, xp.zeros_like(W[:1, :])], axis=0)  # row n: the zeros that ``n`` points at
+    return X.body @ xp.take(W_padded, X.columns, axis=0)
+
+
+def offset_sums(X: OffsetRows, W: Any, xp: Any, compiled: bool = False, own: Any = None) -> Any:
     """``X @ W`` for a batch given as :class:`OffsetRows`: (m, units).
 
     Row i < m - 1 is the sum of ``body[i] @ W_own``, its values from j on (``W_own``: for each column
@@ -61,6 +68,9 @@ def offset_sums(X: OffsetRows, W: Any, xp: Any, compiled: bool = False) -> Any:
     line per row, j values each) took 2.2 ms at m = 10^5 and its fresh buffer 0.55 ms more, as much as
     the rest of the staging, while a compiled forward reads them from the body for nearly nothing.
 
+    ``own``: :func:`offset_product` of X and W when the caller computed it apart (an eager framework whose
+    product is faster than its compiler's, ``Model._offset_first``); None computes it here.
+
     ``compiled``: the carried sums are k element-wise multiply-adds on the body's last k columns where they
     are, their (m - 2, units) result shifted one row down as a whole, which a compiler (XLA) fuses into one
     pass with what follows. Gathering the columns into ``tail`` first was a fusion of its own in XLA: the
@@ -70,7 +80,8 @@ def offset_sums(X: OffsetRows, W: Any, xp: Any, compiled: bool = False) -> Any:
     """
     n, k = X.body.shape[1], X.carried.shape[0]
     W_padded = xp.concat([W, xp.zeros_like(W[:1, :])], axis=0)  # row n: the zeros that ``n`` points at
-    own = X.body @ xp.take(W_padded, X.columns, axis=0)
+    if own is None:
+        own = offset_product(X, W, xp)
     # first: (1, k), zeros but X[0, :j] (the first row's own first values, which no row before carries)
     first = xp.reshape(xp.take(xp.concat([X.edges[0, :], xp.zeros_like(X.edges[0, :1])]), X.carried), (1, k))
     W_carried = xp.take(W_padded, X.carried, axis=0)
@@ -84,13 +95,13 @@ def offset_sums(X: OffsetRows, W: Any, xp: Any, compiled: bool = False) -> Any:
     return xp.concat([own, X.edges[1:, :] @ W], axis=0)
 
 
-def offset_first_layer(X: OffsetRows, W: Any, b: Any, xp: Any) -> tuple[Any, Any]:
+def offset_first_layer(X: OffsetRows, W: Any, b: Any, xp: Any, own: Any = None) -> tuple[Any, Any]:
     """The first layer's sums plus bias for a batch given as :class:`OffsetRows`, and whether every one is finite
     (a 0-d bool array): ``(offset_sums(X, W) + b, all(isfinite(...)))`` in the form a compiler fuses.
 
     For an eager forward, which runs this as one compiled call (``forward_checked``'s ``offset_first``): the
     bias add and the check are then fused into the pass that finishes the sums, instead of being three eager
-    passes of their own over the (m, units) sums.
+    passes of their own over the (m, units) sums. ``own``: as in :func:`offset_sums`.
     """
-    Z = offset_sums(X, W, xp, compiled=True) + b
+    Z = offset_sums(X, W, xp, compiled=True, own=own) + b
     return Z, xp.all(xp.isfinite(Z))

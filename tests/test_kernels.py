@@ -70,13 +70,17 @@ def test_every_kernel_meets_the_parity_tolerance_at_the_extremes(backend, dtype)
         scale = np.abs(seen[0]) @ np.abs(seen[1]) + np.abs(seen[2])  # the sum's condition: no cancellation blow-up
         assert (np.abs(got - want) <= RTOL[dtype] * scale).all(), f"{backend.name} affine"
     if "all_finite" in kernels:
-        Z = np.random.default_rng(2).uniform(-0.5, 0.5, size=(37, 25)) * float(np.finfo(dtype).max)  # huge, finite
-        assert bool(kernels["all_finite"](backend.asarray(Z, dtype))), f"{backend.name} all_finite"
-        for row, col in ((0, 0), (18, 7), (36, 24)):
-            for bad in (np.nan, np.inf, -np.inf):
-                Y = Z.copy()
-                Y[row, col] = bad
-                assert not bool(kernels["all_finite"](backend.asarray(Y, dtype))), (backend.name, row, col, bad)
+        # small, and large enough for a vectorised, threaded reduction with a tail (1031 x 33 is no multiple of 16)
+        for shape in ((37, 25), (1031, 33)):
+            Z = np.random.default_rng(2).uniform(-0.5, 0.5, size=shape) * float(np.finfo(dtype).max)  # huge, finite
+            assert bool(kernels["all_finite"](backend.asarray(Z, dtype))), f"{backend.name} all_finite"
+            last_row, last_col = shape[0] - 1, shape[1] - 1
+            for row, col in ((0, 0), (shape[0] // 2, 7), (last_row, last_col), (last_row, 0)):
+                for bad in (np.nan, np.inf, -np.inf):
+                    Y = Z.copy()
+                    Y[row, col] = bad
+                    assert not bool(kernels["all_finite"](backend.asarray(Y, dtype))), (backend.name, row, col, bad)
+        assert bool(kernels["all_finite"](backend.asarray(np.zeros((0, 25)), dtype))), "no values: all finite"
 
 
 def _poisoned(dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -167,18 +167,20 @@ def test_read_only_small_or_unchecked_rows_are_copied_as_before(backend, monkeyp
 def test_an_eager_forward_sums_offset_rows_in_one_compiled_call(backend, monkeypatch):
     """Eager, each of OffsetRows' steps would be a call and a pass of its own (1.36x to 1.48x the forward on
     device rows at m = 10^5): the eager forward's first layer of OffsetRows (sums, bias, check) is one call
-    compiled by the backend, once per Model, while its layers stay eager; and a backend without a compiler is
-    never given them."""
+    compiled by the backend, once per Model, while its layers stay eager (with the big product given from
+    outside where the backend's eager product is the faster, ``offset_product_eager``); and a backend without a
+    compiler is never given them."""
     be = _offset_backend(backend)
     made = _watch(monkeypatch, be)
-    compiled, jit = [], be.jit
+    compiled, given_product, jit = [], [], be.jit
 
     def recording_jit(fn):
         fast = jit(fn)
 
-        def call(*args):
+        def call(*args, **kwargs):
             compiled.append(fn)
-            return fast(*args)
+            given_product.append(kwargs.get("own") is not None)
+            return fast(*args, **kwargs)
 
         return call
 
@@ -190,6 +192,7 @@ def test_an_eager_forward_sums_offset_rows_in_one_compiled_call(backend, monkeyp
         np.testing.assert_allclose(model.predict_proba(X, "matmul"), want, rtol=RTOL["float32"])
     assert [isinstance(rows, OffsetRows) for _, rows in made] == [True, True]
     assert len(compiled) == 2 and all(fn.func is offset_first_layer for fn in compiled)  # one call each, one function
+    assert given_product == [be.offset_product_eager] * 2
     made.clear()
     monkeypatch.setattr(type(be), "compiler", None)
     np.testing.assert_allclose(xpnet.Model(init_params(seed=4), backend=be).predict_proba(X, "matmul"), want,

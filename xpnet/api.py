@@ -30,6 +30,7 @@ from xpnet.model import (
     in_row_blocks,
     init_params,
     offset_first_layer,
+    offset_product,
     predict_from_proba,
     widen_hidden,
 )
@@ -171,12 +172,21 @@ class Model:
         at m = 10^5, measured; compiled, they are one pass fused with the product (1.03x to 1.08x and 1.12x to
         1.15x; BENCHMARKS.md). The layers themselves stay eager. What it costs: a compilation per new batch shape,
         which eager JAX pays for every op anyway (1.2 to 3.6 s for a new m near 10^5 either way) and eager
-        TensorFlow pays only here (its first call at a new m 0.2 to 0.9 s instead of 0.05 to 0.16 s).
+        TensorFlow pays only here (its first call at a new m 0.2 to 0.9 s instead of 0.05 to 0.16 s). Where the
+        eager product is faster than the compiler's (``Backend.offset_product_eager``: TensorFlow's oneDNN against
+        XLA), the big product (:func:`~xpnet.model.offset_product`) runs eager and the compiled call does the rest.
         """
         be = self.backend
         if not be.host_alignment or be.compiler is None:
             return None
-        return be.jit(partial(offset_first_layer, xp=xp))
+        compiled = be.jit(partial(offset_first_layer, xp=xp))
+        if not be.offset_product_eager:
+            return compiled
+
+        def first(X: Any, W: Any, b: Any) -> tuple[Any, Any]:  # the big product eager, the rest compiled
+            return compiled(X, W, b, own=offset_product(X, W, xp))
+
+        return first
 
     def _on_own_layers_widened(self, forward: ForwardFn) -> ForwardFn:
         """``forward`` run on this model's own layers widened to the backend's ``hidden_multiple``
