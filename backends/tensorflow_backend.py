@@ -91,6 +91,13 @@ class TensorflowBackend(Backend):
         return {"sigmoid": tf.math.sigmoid, "relu": tf.nn.relu, "softmax": lambda z: tf.nn.softmax(z, axis=-1),
                 "affine": lambda A, W, b: tf.nn.bias_add(tf.linalg.matmul(A, W), b)}
 
+    def dtype_missing(self, name: str) -> str | None:
+        if name == "bfloat16" and self.device == "cpu":
+            crash = onednn_bfloat16_crash()
+            if crash:
+                return crash
+        return super().dtype_missing(name)
+
     autodiff = "tf.GradientTape"
 
     def grad(self, fn: Callable) -> Callable:
@@ -108,3 +115,39 @@ class TensorflowBackend(Backend):
     def is_out_of_memory(self, err: BaseException) -> bool:
         # "OOM when allocating tensor ..." is a ResourceExhaustedError on every device.
         return super().is_out_of_memory(err) or isinstance(err, self.module.errors.ResourceExhaustedError)
+
+
+#: ``ONEDNN_MAX_CPU_ISA`` values that keep oneDNN's AVX-512 kernels (its bfloat16 matmul needs them, or AMX).
+_ONEDNN_AVX512_CAPS = ("AVX512", "AVX10", "ALL", "DEFAULT")
+
+
+def onednn_bfloat16_crash(environ: Any = os.environ, cpu_flags: frozenset[str] | None = None) -> str | None:
+    """Why TensorFlow's bfloat16 matmul on this CPU would crash the process, or None.
+
+    With ``ONEDNN_MAX_CPU_ISA`` capping oneDNN below AVX-512 (``AVX2``, as the test guide sets it to try an older
+    CPU's kernels) on a CPU that reports AVX512_BF16 or AMX-BF16, TensorFlow 2.21.0 still hands a bfloat16 matmul
+    to oneDNN, which then has no kernel for it: the process dies of SIGSEGV, even for 4 x 4 (measured on an Intel
+    Xeon with AMX for the caps SSE41, AVX2, AVX2_VNNI and AVX2_VNNI_2; AVX512_CORE_VNNI, no cap and
+    ``TF_ENABLE_ONEDNN_OPTS=0`` run). A crash cannot be caught, so bfloat16 is reported missing, with the reason.
+    ``cpu_flags``: the CPU's flags (None: read from /proc/cpuinfo; none where there is no such file).
+    """
+    cap = environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    if not cap or cap.startswith(_ONEDNN_AVX512_CAPS) or environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip() == "0":
+        return None
+    flags = _cpu_flags() if cpu_flags is None else cpu_flags
+    if not flags & {"avx512_bf16", "amx_bf16"}:
+        return None
+    return (f"bfloat16 matmul crashes TensorFlow's oneDNN when ONEDNN_MAX_CPU_ISA={cap} caps it below AVX-512 on a "
+            "CPU with AVX512_BF16 (SIGSEGV); unset ONEDNN_MAX_CPU_ISA, or set TF_ENABLE_ONEDNN_OPTS=0")
+
+
+def _cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux lists them in /proc/cpuinfo (empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()

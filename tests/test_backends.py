@@ -329,3 +329,20 @@ def test_gpu_memory_is_not_grabbed_by_jax_or_tensorflow():
     env = {k: v for k, v in os.environ.items() if k not in unset}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.split() == ["false", "true"]
+
+
+def test_tensorflow_bfloat16_is_missing_where_onednn_capped_below_avx512_would_crash_on_it():
+    """TensorFlow 2.21's bfloat16 matmul dies of SIGSEGV when ONEDNN_MAX_CPU_ISA caps oneDNN below AVX-512 on a CPU
+    with AVX512_BF16 (measured): bfloat16 is then reported missing with the reason, never run. The rule alone
+    (no TensorFlow needed), on given environments and CPU flags."""
+    from xpnet.backends.tensorflow_backend import onednn_bfloat16_crash
+
+    bf16_cpu, older_cpu = frozenset({"avx2", "avx512f", "avx512_bf16"}), frozenset({"avx2", "fma"})
+    for cap in ("AVX2", "avx2", "SSE41", "AVX2_VNNI_2"):
+        reason = onednn_bfloat16_crash({"ONEDNN_MAX_CPU_ISA": cap}, bf16_cpu)
+        assert reason and f"ONEDNN_MAX_CPU_ISA={cap.upper()}" in reason and "TF_ENABLE_ONEDNN_OPTS=0" in reason
+    assert onednn_bfloat16_crash({"ONEDNN_MAX_CPU_ISA": "AVX2"}, frozenset({"amx_bf16"}))
+    for environ in ({}, {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_VNNI"}, {"ONEDNN_MAX_CPU_ISA": "ALL"},
+                    {"ONEDNN_MAX_CPU_ISA": "AVX2", "TF_ENABLE_ONEDNN_OPTS": "0"}):
+        assert onednn_bfloat16_crash(environ, bf16_cpu) is None, environ
+    assert onednn_bfloat16_crash({"ONEDNN_MAX_CPU_ISA": "AVX2"}, older_cpu) is None  # no oneDNN bfloat16 path there
