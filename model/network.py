@@ -162,15 +162,15 @@ def forward_checked(layers: Layers, X: Any, activations: Activations, xp: Any,
     X may be :class:`OffsetRows` (host memory a framework shares only from an aligned address): the
     first layer's sums are then :func:`offset_sums` (``compiled``: the form a compiler fuses), whose
     non-finite rows are a batch's to refuse whole. ``all_finite``: a backend's one call for
-    ``all(isfinite(Z))`` (``Backend.kernels``), or None. ``offset_first``: ``(X, W, b) -> (Z, finite)`` for
-    OffsetRows (:func:`offset_first_layer`) as one call of the caller's choosing (an eager forward's, compiled
-    by its framework), or None.
+    ``all(isfinite(Z))`` (``Backend.kernels``), or None. ``offset_first``: ``(X, W, b) -> (g(Z), finite)`` for
+    OffsetRows (:func:`offset_first_layer` with this forward's first activation) as one call of the caller's
+    choosing (an eager forward's, compiled by its framework), or None.
     """
     (W, b), *rest = layers
     g, *others = bind_activations(activations, xp)
     if isinstance(X, OffsetRows) and offset_first is not None:
-        Z, finite = offset_first(X, W, b)
-        return forward_matmul(rest, g(Z), others, xp, affine), finite
+        A, finite = offset_first(X, W, b)
+        return forward_matmul(rest, A, others, xp, affine), finite
     Z = offset_sums(X, W, xp, compiled) + b if isinstance(X, OffsetRows) else pre_activation(X, W, b, xp, affine)
     if compiled:
         out = forward_matmul(rest, xp.where(xp.isfinite(Z), g(Z), Z * 0.0), others, xp, affine)  # inf * 0 is NaN

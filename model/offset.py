@@ -11,6 +11,7 @@ as the alignment.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 
@@ -95,13 +96,15 @@ def offset_sums(X: OffsetRows, W: Any, xp: Any, compiled: bool = False, own: Any
     return xp.concat([own, X.edges[1:, :] @ W], axis=0)
 
 
-def offset_first_layer(X: OffsetRows, W: Any, b: Any, xp: Any, own: Any = None) -> tuple[Any, Any]:
-    """The first layer's sums plus bias for a batch given as :class:`OffsetRows`, and whether every one is finite
-    (a 0-d bool array): ``(offset_sums(X, W) + b, all(isfinite(...)))`` in the form a compiler fuses.
+def offset_first_layer(X: OffsetRows, W: Any, b: Any, g: Callable[[Any], Any], xp: Any,
+                       own: Any = None) -> tuple[Any, Any]:
+    """The first layer of a batch given as :class:`OffsetRows`: its activations ``g(offset_sums(X, W) + b)``, and
+    whether every one of its sums is finite (a 0-d bool array), in the form a compiler fuses.
 
     For an eager forward, which runs this as one compiled call (``forward_checked``'s ``offset_first``): the
-    bias add and the check are then fused into the pass that finishes the sums, instead of being three eager
-    passes of their own over the (m, units) sums. ``own``: as in :func:`offset_sums`.
+    bias add, the check and the activation are then fused into the pass that finishes the sums, instead of
+    being four eager passes of their own over the (m, units) sums. The check reads the sums, not the
+    activations: an infinite sum's sigmoid is a finite 0 or 1. ``own``: as in :func:`offset_sums`.
     """
     Z = offset_sums(X, W, xp, compiled=True, own=own) + b
-    return Z, xp.all(xp.isfinite(Z))
+    return g(Z), xp.all(xp.isfinite(Z))

@@ -166,10 +166,10 @@ def test_read_only_small_or_unchecked_rows_are_copied_as_before(backend, monkeyp
 
 def test_an_eager_forward_sums_offset_rows_in_one_compiled_call(backend, monkeypatch):
     """Eager, each of OffsetRows' steps would be a call and a pass of its own (1.36x to 1.48x the forward on
-    device rows at m = 10^5): the eager forward's first layer of OffsetRows (sums, bias, check) is one call
-    compiled by the backend, once per Model, while its layers stay eager (with the big product given from
-    outside where the backend's eager product is the faster, ``offset_product_eager``); and a backend without a
-    compiler is never given them."""
+    device rows at m = 10^5): the eager forward's first layer of OffsetRows (sums, bias, check, activation) is
+    one call compiled by the backend, once per Model, while its other layers stay eager (with the big product
+    given from outside where the backend's eager product is the faster, ``offset_product_eager``); and a
+    backend without a compiler is never given them."""
     be = _offset_backend(backend)
     made = _watch(monkeypatch, be)
     compiled, given_product, jit = [], [], be.jit

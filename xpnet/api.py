@@ -140,7 +140,7 @@ class Model:
             bound, fused = (bind_activations(names, ns, kernels), kernels.get("affine")) if own else \
                 (bind_activations(names, ns), None)
             whole = partial(forward_checked, compiled=compiled, all_finite=kernels.get("all_finite") if own else None,
-                            offset_first=self._offset_first(ns) if own and not compiled else None) \
+                            offset_first=self._offset_first(ns, bound[0]) if own and not compiled else None) \
                 if checked else forward_matmul
 
             def matmul_forward(layers: Any, X: Any) -> Any:
@@ -161,10 +161,10 @@ class Model:
         self._forwards[variant, checked] = fn
         return fn
 
-    def _offset_first(self, xp: Any) -> Callable[[Any, Any, Any], tuple[Any, Any]] | None:
-        """An eager forward's first layer of :class:`~xpnet.model.OffsetRows` (its sums, bias and finiteness check,
-        :func:`~xpnet.model.offset_first_layer`) as one compiled call, on a backend that shares host memory only at
-        an alignment and has a compiler (JAX, TensorFlow); None elsewhere.
+    def _offset_first(self, xp: Any, g: Callable[[Any], Any]) -> Callable[[Any, Any, Any], tuple[Any, Any]] | None:
+        """An eager forward's first layer of :class:`~xpnet.model.OffsetRows` (its sums, bias, finiteness check and
+        activation ``g``, :func:`~xpnet.model.offset_first_layer`) as one compiled call, on a backend that shares
+        host memory only at an alignment and has a compiler (JAX, TensorFlow); None elsewhere.
 
         Why: eager, each of ``offset_sums``' steps (the gathers of W's rows, the tail's slice and concatenation,
         the narrow product, the sum, the last row) is a call and a pass of its own, which made eager
@@ -179,7 +179,7 @@ class Model:
         be = self.backend
         if not be.host_alignment or be.compiler is None:
             return None
-        compiled = be.jit(partial(offset_first_layer, xp=xp))
+        compiled = be.jit(partial(offset_first_layer, g=g, xp=xp))
         if not be.offset_product_eager:
             return compiled
 
