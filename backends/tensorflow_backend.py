@@ -6,6 +6,7 @@ on TF's process-global NumPy behaviour. Device ``"gpu:N"`` is TensorFlow's ``/GP
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -141,6 +142,7 @@ def onednn_bfloat16_crash(environ: Any = os.environ, cpu_flags: frozenset[str] |
             "CPU with AVX512_BF16 (SIGSEGV); unset ONEDNN_MAX_CPU_ISA, or set TF_ENABLE_ONEDNN_OPTS=0")
 
 
+@functools.cache
 def _cpu_flags() -> frozenset[str]:
     """The CPU's feature flags as Linux lists them in /proc/cpuinfo (empty elsewhere)."""
     try:

@@ -45,11 +45,15 @@ class OffsetRows(NamedTuple):
         return 2
 
 
+def _padded(W: Any, xp: Any) -> Any:
+    """W with a row of zeros below: row n, the zeros that an index ``n`` in ``columns`` or ``carried`` points at."""
+    return xp.concat([W, xp.zeros_like(W[:1, :])], axis=0)
+
+
 def offset_product(X: OffsetRows, W: Any, xp: Any) -> Any:
     """The big product of :func:`offset_sums`: ``body`` against W's rows in the order its columns meet them,
     (m - 1, units); the narrow carried sums and the last row are not in it."""
-    W_padded = xp.concat([W, xp.zeros_like(W[:1, :])], axis=0)  # row n: the zeros that ``n`` points at
-    return X.body @ xp.take(W_padded, X.columns, axis=0)
+    return X.body @ xp.take(_padded(W, xp), X.columns, axis=0)
 
 
 def offset_sums(X: OffsetRows, W: Any, xp: Any, compiled: bool = False, own: Any = None) -> Any:
@@ -80,12 +84,11 @@ def offset_sums(X: OffsetRows, W: Any, xp: Any, compiled: bool = False, own: Any
     each multiply-add would be a pass over an (m, units) array: one narrow product of ``tail`` instead.
     """
     n, k = X.body.shape[1], X.carried.shape[0]
-    W_padded = xp.concat([W, xp.zeros_like(W[:1, :])], axis=0)  # row n: the zeros that ``n`` points at
     if own is None:
         own = offset_product(X, W, xp)
     # first: (1, k), zeros but X[0, :j] (the first row's own first values, which no row before carries)
     first = xp.reshape(xp.take(xp.concat([X.edges[0, :], xp.zeros_like(X.edges[0, :1])]), X.carried), (1, k))
-    W_carried = xp.take(W_padded, X.carried, axis=0)
+    W_carried = xp.take(_padded(W, xp), X.carried, axis=0)
     if compiled:
         after = X.body[:-1, n - k:n - k + 1] * W_carried[0, :]  # what each row's last k values add to the next row
         for c in range(1, k):
