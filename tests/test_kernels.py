@@ -42,19 +42,51 @@ def _reference(name: str, z: np.ndarray) -> np.ndarray:
 def test_array_api_strict_has_no_kernels_and_keeps_the_standard_path():
     if not backends.status("array_api_strict", "cpu").available:
         pytest.skip(backends.status("array_api_strict", "cpu").reason)
-    assert backends.get("array_api_strict").kernels() == {}
+    assert backends.get("array_api_strict").kernels() == {} == backends.get("array_api_strict").quiet_kernels()
 
 
+@pytest.mark.parametrize("z", [-100.0, -1e4])
+def test_numpys_quiet_sigmoid_needs_the_checked_forwards_errstate_and_the_plain_one_does_not(z):
+    """Why there are two: below z = -88.7, exp(-z) overflows. The plain kernel quiets that itself, for any
+    caller; the quiet one leaves it to the errstate of the checked forward that runs it (one per forward, not
+    one per layer), and both give 0 there."""
+    be = backends.get("numpy")
+    x = np.array([z, 0.0], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert be.kernels()["sigmoid"](x).tolist() == [0.0, 0.5]
+        assert be.without_nonfinite_warnings(be.quiet_kernels()["sigmoid"])(x).tolist() == [0.0, 0.5]
+        with pytest.raises(RuntimeWarning, match="overflow encountered in exp"):
+            be.quiet_kernels()["sigmoid"](x)
+
+
+def test_the_checked_forward_warns_nothing_where_the_first_sums_are_far_below_zero():
+    """The checked forward runs NumPy's quiet sigmoid: a sum of -150 (exp(150) overflows) warns nothing."""
+    params = xpnet.init_params(seed=0)
+    W1 = np.full_like(params.weights[0], -0.5)
+    params = xpnet.Params(params.network, [W1, *params.weights[1:]], params.biases)
+    X = np.ones((3, N), dtype=np.float32)  # every first-layer sum is -200 + b
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for variant in ("matmul", "jit"):
+            got = xpnet.Model(params, "numpy").predict_proba(X, variant)
+            want = xpnet.Model(params, "numpy", dtype="float64").predict_proba(X, variant)
+            np.testing.assert_allclose(got, want, rtol=RTOL["float32"])
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["kernels", "quiet_kernels"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_every_kernel_meets_the_parity_tolerance_at_the_extremes(backend, dtype):
+def test_every_kernel_meets_the_parity_tolerance_at_the_extremes(backend, dtype, quiet):
+    """``quiet_kernels`` are the checked forward's, run as it runs them: inside ``without_nonfinite_warnings``."""
     if backend.dtype_missing(dtype):
         pytest.skip(backend.dtype_missing(dtype))
-    kernels = backend.kernels()
+    kernels = backend.quiet_kernels() if quiet else backend.kernels()
     if not kernels:
         pytest.skip(f"{backend.name} uses the standard's compositions only")
     z = _z(dtype)
     for name in set(kernels) & set(ACTIVATIONS):
-        got = backend.to_numpy(kernels[name](backend.asarray(z, dtype))).astype(np.float64)
+        fn = backend.without_nonfinite_warnings(kernels[name]) if quiet else kernels[name]
+        got = backend.to_numpy(fn(backend.asarray(z, dtype))).astype(np.float64)
         want = _reference(name, z)
         tiny = np.finfo(dtype).tiny  # below it a float32 result is subnormal: absolute error then
         np.testing.assert_allclose(got, want, rtol=RTOL[dtype], atol=tiny, err_msg=f"{backend.name} {name}")

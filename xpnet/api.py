@@ -132,7 +132,8 @@ class Model:
         """The matmul or jit forward, made once; ``checked``: it returns ``(outputs, finite)`` (``forward_checked``)."""
         if (variant, checked) in self._forwards:
             return self._forwards[variant, checked]
-        be, names, kernels = self.backend, self.network.activations, self._kernels
+        be, names = self.backend, self.network.activations
+        kernels = be.quiet_kernels() if checked else self._kernels  # checked: inside without_nonfinite_warnings
 
         def build(ns: Any, compiled: bool = False) -> ForwardFn:
             # the backend's kernels are for its own namespace; blocks of another (Dask's) get the standard's
