@@ -71,6 +71,10 @@ class TensorflowBackend(Backend):
             return gpu_name(spec.device_index or 0)
         return "cpu" if spec.device_type in ("CPU", None) else f"{spec.device_type.lower()}:{spec.device_index}"
 
+    def array_version(self, x: Any) -> Any:
+        # a tf.Tensor is never written in place (a tf.Variable is, and gets None: no copy of it is kept)
+        return 0 if isinstance(x, self.module.Tensor) and not isinstance(x, self.module.Variable) else None
+
     def to_numpy(self, x: Any) -> np.ndarray:
         if x.dtype == self.module.bfloat16:
             x = self.module.cast(x, self.module.float32)

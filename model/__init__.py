@@ -29,7 +29,7 @@ from .network import (
     predict_from_proba,
     widen_hidden,
 )
-from .offset import OffsetRows, offset_first_layer, offset_product, offset_sums
+from .offset import OffsetRows, offset_first_layer, offset_product, offset_sums, offset_weights
 from .params import Params, describe, init_params, load, save
 from .summary import summary
 from .training import LOSSES, Adam, adam_update, check_trainable, loss, loss_and_grads, make_step
@@ -40,6 +40,6 @@ __all__ = [
     "adam_update", "bind_activations", "check_seed", "check_trainable", "dense", "dense_loop", "describe",
     "forward_checked", "forward_loop", "forward_matmul", "forward_one_loop", "forward_trace", "in_row_blocks",
     "init_params", "linear", "load", "loss", "loss_and_grads", "make_step", "namespace_of", "offset_first_layer",
-    "offset_product", "offset_sums", "predict_from_proba", "relu", "save", "sigmoid", "softmax", "summary",
-    "widen_hidden",
+    "offset_product", "offset_sums", "offset_weights", "predict_from_proba", "relu", "save", "sigmoid", "softmax",
+    "summary", "widen_hidden",
 ]

@@ -50,10 +50,18 @@ def _padded(W: Any, xp: Any) -> Any:
     return xp.concat([W, xp.zeros_like(W[:1, :])], axis=0)
 
 
-def offset_product(X: OffsetRows, W: Any, xp: Any) -> Any:
+def offset_weights(W: Any, columns: Any, xp: Any) -> Any:
+    """The right side of :func:`offset_product`: W's rows in the order ``body``'s columns meet them, zeros where a
+    column holds the next row's values (``columns``: :class:`OffsetRows`' own). It depends on W and on X's
+    offset from the alignment only, so a caller may keep it from one batch to the next."""
+    return xp.take(_padded(W, xp), columns, axis=0)
+
+
+def offset_product(X: OffsetRows, W: Any, xp: Any, weights: Any = None) -> Any:
     """The big product of :func:`offset_sums`: ``body`` against W's rows in the order its columns meet them,
-    (m - 1, units); the narrow carried sums and the last row are not in it."""
-    return X.body @ xp.take(_padded(W, xp), X.columns, axis=0)
+    (m - 1, units); the narrow carried sums and the last row are not in it. ``weights``: :func:`offset_weights`
+    of W and ``X.columns``, where the caller kept it; None makes it here."""
+    return X.body @ (offset_weights(W, X.columns, xp) if weights is None else weights)
 
 
 def offset_sums(X: OffsetRows, W: Any, xp: Any, compiled: bool = False, own: Any = None) -> Any:

@@ -233,6 +233,31 @@ def test_backend_owns_its_arrays_and_names_their_device(backend):
             backend.device_of(not_an_array)
 
 
+def test_array_version_is_none_or_a_token_that_changes_when_the_array_is_written(backend):
+    """What a Model's kept copies (widened layers, the eager product's weights) rest on: a token for the backend's
+    own arrays that changes whenever one is written in place, or None where no one can tell. Written here in
+    place where the framework allows it: the token must not stay the same."""
+    a = backend.asarray(np.zeros((3, 4)), "float32")
+    version = backend.array_version(a)
+    if version is None:
+        return
+    writable = backend.name in ("torch", "cupy", "numpy")  # the frameworks here whose arrays take in-place writes
+    if writable:
+        a += 1
+        assert backend.array_version(a) != version
+    else:  # JAX's arrays and TensorFlow's tensors are never written in place
+        assert backend.array_version(a) == version
+
+
+def test_a_tensorflow_variable_has_no_version_a_tensor_has_a_constant_one():
+    if not backends.status("tensorflow", "cpu").available:
+        pytest.skip(backends.status("tensorflow", "cpu").reason)
+    be = backends.get("tensorflow")
+    tf = be.module
+    assert be.array_version(tf.Variable([1.0])) is None
+    assert be.array_version(be.asarray(np.ones(2), "float32")) == 0
+
+
 def test_no_backend_owns_another_frameworks_arrays(backend):
     mine = backend.asarray(np.ones(3))
     for name, device in backends.available():

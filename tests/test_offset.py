@@ -200,6 +200,38 @@ def test_an_eager_forward_sums_offset_rows_in_one_compiled_call(backend, monkeyp
     assert not made  # copied into an aligned buffer instead
 
 
+def test_the_eager_products_weights_are_kept_per_weights_and_offset(backend, monkeypatch):
+    """``offset_weights`` (0.8 ms a call, made eagerly in TensorFlow) is made once for the model's own W and an
+    offset, again when either changes, and never kept for other layers or arrays whose writes no one can tell."""
+    from xpnet import api
+
+    be = _offset_backend(backend)
+    model = xpnet.Model(init_params(seed=6), backend=be)
+    made, real = [], api.offset_weights
+    monkeypatch.setattr(api, "offset_weights", lambda *args: made.append(args) or real(*args))
+    weights, W, n = model._kept_offset_weights(be.xp), model.params.layers[0][0], 400
+
+    def columns(j: int) -> object:
+        c = np.arange(j, j + n)
+        c[c >= n] = n
+        return be.asarray(c.astype(np.int32), "int32")
+
+    by3, by12 = columns(3), columns(12)
+    first = weights(W, by3)
+    assert weights(W, by3) is first and len(made) == 1
+    np.testing.assert_array_equal(be.to_numpy(first), be.to_numpy(real(W, by3, be.xp)))
+    weights(W, by12)
+    assert len(made) == 2 and weights(W, by12) is not first and len(made) == 2
+    weights(W, by3)
+    assert len(made) == 3  # the last one is kept, not every one
+    other = be.asarray(be.to_numpy(W), "float32")  # the same values, not the model's own array
+    weights(other, by3), weights(other, by3)
+    assert len(made) == 5
+    monkeypatch.setattr(be, "array_version", lambda a: None)
+    weights(W, by3), weights(W, by3)
+    assert len(made) == 7
+
+
 def test_each_thread_reuses_its_own_copy_buffer_and_gets_its_own_rows_outputs(backend):
     """A small unaligned X is copied into an aligned buffer that the Model keeps between calls (its fresh pages
     cost more than the copy); the framework reads it until the result is fetched, so each thread has its own."""
