@@ -200,17 +200,14 @@ class Model:
         (2026-12-01, in the eager user path: 2.6% of its time at m = 10^5 and 10% at 8192 rows; TensorFlow's
         ``W[:1, :]`` alone is 0.19 ms), for a (400, 25) result that only changes with W or the offset.
         """
-        be = self.backend
-        held: list[Any] = [None]  # (W, columns, version, weights), replaced whole
+        kept = _Kept(self.backend)
 
         def weights(W: Any, columns: Any) -> Any:
-            version = be.array_version(W)
-            if version is None or W is not self.params.layers[0][0]:
-                return offset_weights(W, columns, xp)
-            last = held[0]
-            if last is None or last[0] is not W or last[1] is not columns or last[2] != version:
-                last = held[0] = (W, columns, version, offset_weights(W, columns, xp))
-            return last[3]
+            if W is self.params.layers[0][0]:
+                made = kept.get([W, columns], lambda: offset_weights(W, columns, xp))
+                if made is not None:
+                    return made
+            return offset_weights(W, columns, xp)
 
         return weights
 
@@ -224,7 +221,7 @@ class Model:
         forward gets arrays of one shape either way.
         """
         be, names, multiple = self.backend, self.network.activations, self.backend.hidden_multiple
-        held: list[Any] = [None]  # (key, layers, widened), replaced whole: a concurrent call sees one or the other
+        widened = _Kept(be)
 
         def on_widened(layers: Any, X: Any) -> Any:
             if not _widens(X):
@@ -233,13 +230,8 @@ class Model:
             if len(layers) != len(own) or any(a is not o for pair, own_pair in zip(layers, own, strict=True)
                                               for a, o in zip(pair, own_pair, strict=True)):
                 return forward(layers, X)
-            key = tuple((id(a), be.array_version(a)) for pair in own for a in pair)
-            if any(version is None for _, version in key):
-                return forward(layers, X)
-            last = held[0]
-            if last is None or last[0] != key:  # the layers are kept with it, so that their ids stay theirs
-                last = held[0] = (key, own, widen_hidden(own, names, multiple, be.xp))
-            return forward(last[2], X)
+            copy = widened.get([a for pair in own for a in pair], lambda: widen_hidden(own, names, multiple, be.xp))
+            return forward(layers if copy is None else copy, X)
 
         return on_widened
 
@@ -388,6 +380,28 @@ class Model:
     def __repr__(self) -> str:
         return f"Model({self.network}, backend={self.backend.name!r}, " \
                f"device={self.backend.device!r}, dtype={self.dtype!r})"
+
+
+class _Kept:
+    """One value made from some arrays (``make()``), kept while they are the same arrays, not written in place
+    since (:meth:`~xpnet.backends.Backend.array_version`): a Model's copies of its own layers, made once
+    instead of at every call. The arrays are held with it, so that their ids stay theirs; it is replaced whole,
+    so a concurrent call sees the old one or the new one."""
+
+    def __init__(self, backend: backends.Backend) -> None:
+        self._backend = backend
+        self._held: tuple[Any, list[Any], Any] | None = None  # (key, arrays, value)
+
+    def get(self, arrays: list[Any], make: Callable[[], Any]) -> Any:
+        """The kept value, made again if the arrays changed; None (nothing made) where any array's writes
+        cannot be told (NumPy's): the caller then does without a copy."""
+        key = tuple((id(a), self._backend.array_version(a)) for a in arrays)
+        if any(version is None for _, version in key):
+            return None
+        held = self._held
+        if held is None or held[0] != key:
+            held = self._held = (key, arrays, make())
+        return held[2]
 
 
 def _one_example_as_a_batch(forward: ForwardFn, xp: Any) -> ForwardFn:
