@@ -271,10 +271,12 @@ class Backend:
     #: Threads that copy each piece into a pinned buffer (one thread's copy bounds that path); as unmeasured.
     pinned_threads: ClassVar[int] = 4
 
-    #: Whether an eager forward's compiled first layer of OffsetRows (``xpnet.Model._offset_first``) leaves the
-    #: big product to the eager framework, where that product is another library's and faster than the
-    #: compiler's: then the user path runs the same product as the forward on device rows.
-    offset_product_eager: ClassVar[bool] = False
+    #: Whether an eager forward on OffsetRows (``xpnet.Model._offset_first``) leaves the big product and the first
+    #: activation to the eager framework, its compiled call only finishing the sums, where those kernels are
+    #: another library's and faster than the compiler's: then the user path runs the same product and activation
+    #: as the forward on device rows. The activation then sees the NaN that marks a row to refuse, and keeps it
+    #: (``tests/test_kernels.py``).
+    offset_eager_kernels: ClassVar[bool] = False
     #: Whether it shares read-only host memory too (TensorFlow takes host memory through DLPack, through which
     #: NumPy exports no read-only array).
     shares_read_only: ClassVar[bool] = True

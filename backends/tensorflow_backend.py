@@ -28,10 +28,11 @@ class TensorflowBackend(Backend):
     array_modules = ("tensorflow",)
     compiler = "tf.function(jit_compile=True)"
     host_alignment = 64  # Eigen's alignment: shared host memory must have it
-    # Eager, the product is oneDNN's; XLA's compiled one took 27.8 against 20.7 ms for 10^5 x 400 by 400 x 25
-    # (2026-12-01, Intel Xeon with AVX-512, 2 vCPUs), and eager predict_proba went from 1.40x to 1.22x the
-    # eager forward on device rows at m = 10^5 with the product left out of the compiled first layer.
-    offset_product_eager = True
+    # Eager, the product is oneDNN's and the sigmoid one op; XLA's compiled product took 27.8 against 20.7 ms for
+    # 10^5 x 400 by 400 x 25 (2026-12-01, Intel Xeon with AVX-512, 2 vCPUs), and eager predict_proba went from 1.40x
+    # to 1.22x the eager forward on device rows at m = 10^5 with the product left out of the compiled first layer;
+    # with the sigmoid left out too, 1.07x against 1.14x with XLA's sigmoid (AMD EPYC Zen 4, 31 interleaved rounds).
+    offset_eager_kernels = True
     shares_read_only = False  # through DLPack, from which NumPy keeps read-only arrays
 
     @classmethod

@@ -16,7 +16,7 @@ from typing import Any
 
 from .activations import ROWWISE, activation, linear
 from .layers import Affine, dense, dense_loop, pre_activation
-from .offset import OffsetRows, offset_sums
+from .offset import OffsetRows, not_finite_as_nan, offset_first_layer, offset_sums
 
 #: Forward variants: per unit and per example as in the lab's ``my_dense``, one matmul
 #: per layer for the batch as in ``my_dense_v``, and that matmul forward compiled.
@@ -136,9 +136,9 @@ def forward_matmul(layers: Layers, X: Any, activations: Activations, xp: Any, af
 def forward_checked(layers: Layers, X: Any, activations: Activations, xp: Any,
                     affine: Affine | None = None, compiled: bool = False,
                     all_finite: Callable[[Any], Any] | None = None,
-                    offset_first: Callable[[OffsetRows, Any, Any], tuple[Any, Any]] | None = None) -> tuple[Any, Any]:
+                    offset_first: Callable[[OffsetRows, Any, Any], Any] | None = None) -> tuple[Any, Any]:
     """``forward_matmul``'s outputs, and a 0-d bool array that is False when X must be refused: a sum of the first
-    layer is not finite (eager), or an output is not (``compiled``, below).
+    layer is not finite (eager), or an output is not (``compiled``, and OffsetRows: below).
 
     Why this checks X: a NaN or an infinity in a row of X makes that row's first-layer sums non-finite
     whatever the weights (inf * w is +-inf, inf * 0 and NaN * w are NaN, and nothing added to them
@@ -148,35 +148,43 @@ def forward_checked(layers: Layers, X: Any, activations: Activations, xp: Any,
     break the premise: ``tests/test_kernels.py`` proves it on every backend's matmul.
 
     ``compiled``: the form a compiler fuses. There the first layer's activations are NaN wherever its
-    sums are not finite (an infinite sum's activation would be a finite 0 or 1), the NaN reaches the row's
-    outputs (NaN * w is NaN, even for w = 0: ``tests/test_kernels.py`` proves it through every backend's
-    compiled layers), and the flag is whether every output is finite. The check
-    is then a select inside the activation's own fused pass and a reduction of the (m, units_out)
-    outputs, where ``all(isfinite(Z))`` was a pass of its own over the (m, units) sums. Time over the
-    unchecked compiled forward's, that way against this way (interleaved rounds, 2026-11-30): JAX 1.07x
-    against 1.04x at m = 1000, 1.06x against 0.99x at 10^5, 1.10x against 1.02x at 10^6; TensorFlow 1.05x
-    against 1.00x, 1.11x against 0.98x, 1.10x against 0.97x; PyTorch 1.00x against 1.01x, 1.00x against
-    1.00x, 1.13x against 1.01x. The flag is then also False for a row that overflows in a later layer,
-    which a caller refuses as well (``xpnet.Model.predict_proba``).
+    sums are not finite (:func:`~xpnet.model.offset.not_finite_as_nan`; an infinite sum's activation would
+    be a finite 0 or 1), the NaN reaches the row's outputs (NaN * w is NaN, even for w = 0:
+    ``tests/test_kernels.py`` proves it through every backend's compiled layers), and the flag is whether
+    every output is finite. The check is then a select inside the activation's own fused pass and a
+    reduction of the (m, units_out) outputs, where ``all(isfinite(Z))`` was a pass of its own over the
+    (m, units) sums. Time over the unchecked compiled forward's, that way against this way (interleaved
+    rounds, 2026-11-30): JAX 1.07x against 1.04x at m = 1000, 1.06x against 0.99x at 10^5, 1.10x against
+    1.02x at 10^6; TensorFlow 1.05x against 1.00x, 1.11x against 0.98x, 1.10x against 0.97x; PyTorch 1.00x
+    against 1.01x, 1.00x against 1.00x, 1.13x against 1.01x. The flag is then also False for a row that
+    overflows in a later layer, which a caller refuses as well (``xpnet.Model.predict_proba``).
 
-    X may be :class:`OffsetRows` (host memory a framework shares only from an aligned address): the
-    first layer's sums are then :func:`offset_sums` (``compiled``: the form a compiler fuses), whose
-    non-finite rows are a batch's to refuse whole. ``all_finite``: a backend's one call for
-    ``all(isfinite(Z))`` (``Backend.kernels``), or None. ``offset_first``: ``(X, W, b) -> (g(Z), finite)`` for
-    OffsetRows (:func:`offset_first_layer` with this forward's first activation) as one call of the caller's
-    choosing (an eager forward's, compiled by its framework), or None.
+    X may be :class:`OffsetRows` (host memory a framework shares only from an aligned address): the first
+    layer is then :func:`offset_first_layer` (compiled), checked the compiled way, or eagerly
+    :func:`offset_sums`; its non-finite rows are a batch's to refuse whole. ``offset_first``: ``(X, W, b) ->``
+    that first layer's activations, NaN in the rows to refuse (:func:`offset_first_layer` with this forward's
+    first activation), as one call of the caller's choosing (an eager forward's, compiled by its framework),
+    or None; it is checked the compiled way too. ``all_finite``: a backend's one call for
+    ``all(isfinite(a))`` in eager code (``Backend.kernels``), or None.
     """
     (W, b), *rest = layers
     g, *others = bind_activations(activations, xp)
-    if isinstance(X, OffsetRows) and offset_first is not None:
-        A, finite = offset_first(X, W, b)
-        return forward_matmul(rest, A, others, xp, affine), finite
-    Z = offset_sums(X, W, xp, compiled) + b if isinstance(X, OffsetRows) else pre_activation(X, W, b, xp, affine)
-    if compiled:
-        out = forward_matmul(rest, xp.where(xp.isfinite(Z), g(Z), Z * 0.0), others, xp, affine)  # inf * 0 is NaN
-        return out, xp.all(xp.isfinite(out))
-    finite = xp.all(xp.isfinite(Z)) if all_finite is None else all_finite(Z)
-    return forward_matmul(rest, g(Z), others, xp, affine), finite
+    finite_of = partial(_all_finite, xp=xp) if all_finite is None else all_finite
+    if isinstance(X, OffsetRows) and (compiled or offset_first is not None):
+        A = offset_first_layer(X, W, b, g, xp) if offset_first is None else offset_first(X, W, b)
+    elif compiled:
+        Z = pre_activation(X, W, b, xp, affine)
+        A = not_finite_as_nan(Z, g(Z), xp)
+    else:
+        Z = offset_sums(X, W, xp) + b if isinstance(X, OffsetRows) else pre_activation(X, W, b, xp, affine)
+        return forward_matmul(rest, g(Z), others, xp, affine), finite_of(Z)
+    out = forward_matmul(rest, A, others, xp, affine)
+    return out, _all_finite(out, xp) if compiled else finite_of(out)  # a backend's kernel is for eager code
+
+
+def _all_finite(a: Any, xp: Any) -> Any:
+    """Whether every value of ``a`` is finite, as a 0-d bool array (the standard's two calls)."""
+    return xp.all(xp.isfinite(a))
 
 
 def in_row_blocks(forward: Callable[[Layers, Any], Any], rows: int, xp: Any) -> Callable[[Layers, Any], Any]:

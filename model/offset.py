@@ -107,15 +107,25 @@ def offset_sums(X: OffsetRows, W: Any, xp: Any, compiled: bool = False, own: Any
     return xp.concat([own, X.edges[1:, :] @ W], axis=0)
 
 
-def offset_first_layer(X: OffsetRows, W: Any, b: Any, g: Callable[[Any], Any], xp: Any,
-                       own: Any = None) -> tuple[Any, Any]:
-    """The first layer of a batch given as :class:`OffsetRows`: its activations ``g(offset_sums(X, W) + b)``, and
-    whether every one of its sums is finite (a 0-d bool array), in the form a compiler fuses.
+def offset_first_layer(X: OffsetRows, W: Any, b: Any, g: Callable[[Any], Any], xp: Any, own: Any = None) -> Any:
+    """The first layer of a batch given as :class:`OffsetRows`, in the form a compiler fuses: its activations
+    ``g(offset_sums(X, W) + b)``, NaN across every row whose sums are not all finite.
 
-    For an eager forward, which runs this as one compiled call (``forward_checked``'s ``offset_first``): the
-    bias add, the check and the activation are then fused into the pass that finishes the sums, instead of
-    being four eager passes of their own over the (m, units) sums. The check reads the sums, not the
-    activations: an infinite sum's sigmoid is a finite 0 or 1. ``own``: as in :func:`offset_sums`.
+    The NaN is what refuses X: it reaches the row's outputs through the layers after (NaN * w is NaN, w = 0
+    included: ``tests/test_kernels.py`` proves it on every backend's matmul), where an infinite sum's
+    activation would be a finite 0 or 1. So the caller checks the (m, units_out) outputs, not the (m, units)
+    sums, and the select is part of the pass that finishes the sums: a reduction of the sums to one flag
+    inside XLA:CPU cost more than the rest of that pass (eager TensorFlow's ``predict_proba`` at m = 10^5,
+    1.17x its forward on device rows with that reduction, 1.07x without; eager JAX 1.16x and 1.02x; 31
+    interleaved rounds, 2026-12-01, BENCHMARKS.md). ``g`` may be :func:`~xpnet.model.linear`, the caller
+    applying the activation after (an eager framework whose own is faster than its compiler's) with an
+    activation that keeps NaN (``tests/test_kernels.py``). ``own``: as in :func:`offset_sums`.
     """
     Z = offset_sums(X, W, xp, compiled=True, own=own) + b
-    return g(Z), xp.all(xp.isfinite(Z))
+    return not_finite_as_nan(Z, g(Z), xp)
+
+
+def not_finite_as_nan(Z: Any, A: Any, xp: Any) -> Any:
+    """``A`` (a layer's activations of its sums ``Z``) with NaN wherever ``Z`` is not finite: one select, fused into
+    the activation's pass by a compiler, so that a non-finite sum shows in the outputs (``inf * 0`` is NaN)."""
+    return xp.where(xp.isfinite(Z), A, Z * 0.0)

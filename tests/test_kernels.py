@@ -18,7 +18,7 @@ import pytest
 
 import xpnet
 from xpnet import backends
-from xpnet.model import ACTIVATIONS, InputError, Network, bind_activations, forward_checked
+from xpnet.model import ACTIVATIONS, ROWWISE, InputError, Network, bind_activations, forward_checked
 
 N = 400
 #: The float32 relative error the parity check allows a backend (issue: <= 1e-5 against float64).
@@ -186,6 +186,35 @@ def test_a_compiled_checked_forward_gives_nan_outputs_for_exactly_the_rows_it_re
     assert np.flatnonzero(np.isnan(p).any(axis=1)).tolist() == sorted(bad) and np.isnan(p[sorted(bad)]).all()
     kept = np.setdiff1d(np.arange(len(X)), sorted(bad))
     np.testing.assert_allclose(p[kept], want[kept], rtol=RTOL["float32"], atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_activation_keeps_nan(backend, dtype):
+    """A NaN in, a NaN out: an eager forward on OffsetRows whose framework applies the first activation after the
+    compiled sums (``Backend.offset_eager_kernels``) marks a row to refuse with NaN sums, and only the NaN reaching
+    the outputs refuses it. So every activation, the backend's kernels and the standard's, must keep it: a relu
+    written ``where(z > 0, z, 0)`` or a ``max`` that drops NaN would pass a bad row as finite. Row-wise ones
+    (softmax) keep it where it was, and leave rows without one finite."""
+    if backend.dtype_missing(dtype):
+        pytest.skip(backend.dtype_missing(dtype))
+    z = np.linspace(-3, 3, 5 * 7).reshape(5, 7).astype(dtype)
+    z[1, 0], z[3, 6] = np.nan, np.nan
+    kinds = {"kernel": bind_activations(list(ACTIVATIONS), backend.xp, backend.kernels()),
+             "quiet kernel": bind_activations(list(ACTIVATIONS), backend.xp, backend.quiet_kernels()),
+             "standard": bind_activations(list(ACTIVATIONS), backend.xp)}
+    for kind, bound in kinds.items():
+        for name, g in zip(ACTIVATIONS, bound, strict=True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                got = np.isnan(backend.to_numpy(g(backend.asarray(z, dtype))))
+            want = np.isnan(z)
+            if name in ROWWISE:  # the row's other values may be NaN too (NumPy) or not (TensorFlow): its NaN stays
+                rows = want.any(axis=1)
+                kept = got[want].all() and not got[~rows].any()
+            else:
+                kept = (got == want).all()
+            where = f"NaN out at {np.argwhere(got).tolist()}, in at {np.argwhere(want).tolist()}"
+            assert kept, f"{backend.name} {kind} {name}: {where}"
 
 
 @pytest.mark.parametrize("variant", ["matmul", "jit"])

@@ -131,14 +131,18 @@ def test_predict_proba_shares_an_unaligned_x_and_gives_its_outputs(backend, vari
 
 @pytest.mark.parametrize("variant", ["matmul", "jit"])
 def test_the_error_names_the_first_bad_index_of_an_unaligned_x(backend, variant, monkeypatch):
+    """NaN, +inf and -inf, at the body, the carried columns and the first and last rows (the flag comes from the
+    outputs there: an infinite sum must become NaN before an activation makes it a finite 0 or 1)."""
     be = _offset_backend(backend)
     made = _watch(monkeypatch, be)
     model = xpnet.Model(init_params(seed=3), backend=be)
-    for row, col in ((0, 0), (0, 11), (0, 12), (1, 3), (150, 0), (150, 399), (299, 5), (299, 399)):
+    bad_values = (np.nan, np.inf, -np.inf)
+    for i, (row, col) in enumerate(((0, 0), (0, 11), (0, 12), (1, 3), (150, 0), (150, 399), (299, 5), (299, 399))):
+        bad = bad_values[i % 3]
         X = _unaligned(300, 16, seed=row)
-        X[row, col] = np.nan
+        X[row, col] = bad
         X[row + 1:, 2] = np.inf  # later bad values, the next row's head among them: the first is named
-        with pytest.raises(xpnet.InputError, match=rf"X has a non-finite value \(nan\) at index \({row}, {col}\)"):
+        with pytest.raises(xpnet.InputError, match=rf"X has a non-finite value \({bad}\) at index \({row}, {col}\)"):
             model.predict_proba(X, variant)
         with pytest.raises(xpnet.InputError, match=rf"at index \({row}, {col}\)"):
             model.predict_proba(X, variant, batch_size=100)
@@ -166,10 +170,10 @@ def test_read_only_small_or_unchecked_rows_are_copied_as_before(backend, monkeyp
 
 def test_an_eager_forward_sums_offset_rows_in_one_compiled_call(backend, monkeypatch):
     """Eager, each of OffsetRows' steps would be a call and a pass of its own (1.36x to 1.48x the forward on
-    device rows at m = 10^5): the eager forward's first layer of OffsetRows (sums, bias, check, activation) is
-    one call compiled by the backend, once per Model, while its other layers stay eager (with the big product
-    given from outside where the backend's eager product is the faster, ``offset_product_eager``); and a
-    backend without a compiler is never given them."""
+    device rows at m = 10^5): the eager forward's first layer of OffsetRows (sums, bias, activation, NaN in rows
+    to refuse) is one call compiled by the backend, once per Model, while its other layers stay eager (with the
+    big product given from outside, and the activation applied after, where the backend's eager kernels are the
+    faster, ``offset_eager_kernels``); and a backend without a compiler is never given them."""
     be = _offset_backend(backend)
     made = _watch(monkeypatch, be)
     compiled, given_product, jit = [], [], be.jit
@@ -192,7 +196,7 @@ def test_an_eager_forward_sums_offset_rows_in_one_compiled_call(backend, monkeyp
         np.testing.assert_allclose(model.predict_proba(X, "matmul"), want, rtol=RTOL["float32"])
     assert [isinstance(rows, OffsetRows) for _, rows in made] == [True, True]
     assert len(compiled) == 2 and all(fn.func is offset_first_layer for fn in compiled)  # one call each, one function
-    assert given_product == [be.offset_product_eager] * 2
+    assert given_product == [be.offset_eager_kernels] * 2
     made.clear()
     monkeypatch.setattr(type(be), "compiler", None)
     np.testing.assert_allclose(xpnet.Model(init_params(seed=4), backend=be).predict_proba(X, "matmul"), want,

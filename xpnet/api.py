@@ -29,6 +29,7 @@ from xpnet.model import (
     forward_matmul,
     in_row_blocks,
     init_params,
+    linear,
     offset_first_layer,
     offset_product,
     offset_weights,
@@ -163,10 +164,10 @@ class Model:
         self._forwards[variant, checked] = fn
         return fn
 
-    def _offset_first(self, xp: Any, g: Callable[[Any], Any]) -> Callable[[Any, Any, Any], tuple[Any, Any]] | None:
-        """An eager forward's first layer of :class:`~xpnet.model.OffsetRows` (its sums, bias, finiteness check and
-        activation ``g``, :func:`~xpnet.model.offset_first_layer`) as one compiled call, on a backend that shares
-        host memory only at an alignment and has a compiler (JAX, TensorFlow); None elsewhere.
+    def _offset_first(self, xp: Any, g: Callable[[Any], Any]) -> Callable[[Any, Any, Any], Any] | None:
+        """An eager forward's first layer of :class:`~xpnet.model.OffsetRows` (its sums, bias, activation ``g`` and
+        NaN in the rows to refuse, :func:`~xpnet.model.offset_first_layer`) as one compiled call, on a backend that
+        shares host memory only at an alignment and has a compiler (JAX, TensorFlow); None elsewhere.
 
         Why: eager, each of ``offset_sums``' steps (the gathers of W's rows, the tail's slice and concatenation,
         the narrow product, the sum, the last row) is a call and a pass of its own, which made eager
@@ -175,19 +176,20 @@ class Model:
         1.15x; BENCHMARKS.md). The layers themselves stay eager. What it costs: a compilation per new batch shape,
         which eager JAX pays for every op anyway (1.2 to 3.6 s for a new m near 10^5 either way) and eager
         TensorFlow pays only here (its first call at a new m 0.2 to 0.9 s instead of 0.05 to 0.16 s). Where the
-        eager product is faster than the compiler's (``Backend.offset_product_eager``: TensorFlow's oneDNN against
-        XLA), the big product (:func:`~xpnet.model.offset_product`) runs eager and the compiled call does the rest.
+        framework's eager kernels are faster than its compiler's (``Backend.offset_eager_kernels``: TensorFlow's
+        oneDNN product and one-op sigmoid against XLA's), the big product (:func:`~xpnet.model.offset_product`)
+        and the activation run eager, and the compiled call does the rest of the sums.
         """
         be = self.backend
         if not be.host_alignment or be.compiler is None:
             return None
-        compiled = be.jit(partial(offset_first_layer, g=g, xp=xp))
-        if not be.offset_product_eager:
-            return compiled
+        if not be.offset_eager_kernels:
+            return be.jit(partial(offset_first_layer, g=g, xp=xp))
+        sums = be.jit(partial(offset_first_layer, g=linear, xp=xp))  # the sums + b, NaN where not finite
         weights = self._kept_offset_weights(xp)
 
-        def first(X: Any, W: Any, b: Any) -> tuple[Any, Any]:  # the big product eager, the rest compiled
-            return compiled(X, W, b, own=offset_product(X, W, xp, weights(W, X.columns)))
+        def first(X: Any, W: Any, b: Any) -> Any:  # the big product and the activation eager, the rest compiled
+            return g(sums(X, W, b, own=offset_product(X, W, xp, weights(W, X.columns))))
 
         return first
 
