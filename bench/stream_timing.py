@@ -22,6 +22,7 @@ import numpy as np
 import xpnet
 from xpnet import backends
 from xpnet.bench.harness import interleaved
+from xpnet.bench.report import fmt_time
 from xpnet.model.files import atomic_write
 
 
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         med = r["median_s"]
-        times = " | ".join(f"{med[what] * 1e3:.1f} ms" for what in ("forward", "predict_proba", "memmap"))
+        times = " | ".join(fmt_time(med[what]) for what in ("forward", "predict_proba", "memmap"))
         load = "-" if r["foreign_load"] is None else format(r["foreign_load"], ".0%")
         print(f"| {r['backend']} | {r['variant']} | {times} | {r['user_over_forward']:.2f}x "
               f"| {r['memmap_share_of_user']:.0%} | {load} |")

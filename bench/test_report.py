@@ -137,6 +137,23 @@ def test_buffer_rotation_exceeds_the_cache() -> None:
     assert harness.buffer_count(1_600_000_000) == 1
 
 
+def test_interleaved_rounds_put_each_call_after_each_other_one_equally_often() -> None:
+    """What a call leaves in the caches slows the call after it: over the rounds' orders, each call runs right after
+    each other one as often as after any other (of three calls, the first never ran after the third when the
+    order was only reversed every other round), and every round times every call once."""
+    from collections import Counter
+
+    orders = harness.round_orders(["a", "b", "c"])
+    assert sorted(map(tuple, orders)) == sorted(set(map(tuple, orders))) and len(orders) == 6  # all six, once
+    after = Counter((o[i], o[i + 1]) for o in orders for i in range(2))
+    assert set(after) == {(x, y) for x in "abc" for y in "abc" if x != y} and len(set(after.values())) == 1
+    assert harness.round_orders(["a", "b"])[:2] == [["a", "b"], ["b", "a"]]
+    seen = []
+    times, _ = harness.interleaved({name: (lambda name=name: seen.append(name)) for name in "abc"}, rounds=7)
+    assert {name: len(ts) for name, ts in times.items()} == {"a": 7, "b": 7, "c": 7}
+    assert [seen[3 * r:3 * r + 3] for r in range(6)] == orders
+
+
 class _Events:
     """Fake CUDA events on a fake device timeline: ``now`` is the device's clock, in seconds."""
 
