@@ -15,8 +15,8 @@ from functools import partial
 from typing import Any
 
 from .activations import ROWWISE, activation, linear
-from .layers import Affine, dense, dense_loop, pre_activation
-from .offset import OffsetRows, not_finite_as_nan, offset_first_layer, offset_sums
+from .layers import Affine, dense, dense_loop, not_finite_as_nan, pre_activation
+from .offset import OffsetRows, offset_first_layer, offset_sums
 
 #: Forward variants: per unit and per example as in the lab's ``my_dense``, one matmul
 #: per layer for the batch as in ``my_dense_v``, and that matmul forward compiled.
@@ -148,7 +148,7 @@ def forward_checked(layers: Layers, X: Any, activations: Activations, xp: Any,
     break the premise: ``tests/test_kernels.py`` proves it on every backend's matmul.
 
     ``compiled``: the form a compiler fuses. There the first layer's activations are NaN wherever its
-    sums are not finite (:func:`~xpnet.model.offset.not_finite_as_nan`; an infinite sum's activation would
+    sums are not finite (:func:`~xpnet.model.layers.not_finite_as_nan`; an infinite sum's activation would
     be a finite 0 or 1), the NaN reaches the row's outputs (NaN * w is NaN, even for w = 0:
     ``tests/test_kernels.py`` proves it through every backend's compiled layers), and the flag is whether
     every output is finite. The check is then a select inside the activation's own fused pass and a

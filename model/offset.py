@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from .layers import not_finite_as_nan
+
 
 class OffsetRows(NamedTuple):
     """A batch X of m rows (m >= 2) of n values as four arrays, read j values in (0 < j < k < n).
@@ -109,23 +111,18 @@ def offset_sums(X: OffsetRows, W: Any, xp: Any, compiled: bool = False, own: Any
 
 def offset_first_layer(X: OffsetRows, W: Any, b: Any, g: Callable[[Any], Any], xp: Any, own: Any = None) -> Any:
     """The first layer of a batch given as :class:`OffsetRows`, in the form a compiler fuses: its activations
-    ``g(offset_sums(X, W) + b)``, NaN across every row whose sums are not all finite.
+    ``g(offset_sums(X, W) + b)``, NaN wherever a sum is not finite (:func:`~xpnet.model.layers.not_finite_as_nan`).
 
     The NaN is what refuses X: it reaches the row's outputs through the layers after (NaN * w is NaN, w = 0
     included: ``tests/test_kernels.py`` proves it on every backend's matmul), where an infinite sum's
     activation would be a finite 0 or 1. So the caller checks the (m, units_out) outputs, not the (m, units)
     sums, and the select is part of the pass that finishes the sums: a reduction of the sums to one flag
     inside XLA:CPU cost more than the rest of that pass (eager TensorFlow's ``predict_proba`` at m = 10^5,
-    1.17x its forward on device rows with that reduction, 1.07x without; eager JAX 1.16x and 1.02x; 31
-    interleaved rounds, 2026-12-01, BENCHMARKS.md). ``g`` may be :func:`~xpnet.model.linear`, the caller
-    applying the activation after (an eager framework whose own is faster than its compiler's) with an
-    activation that keeps NaN (``tests/test_kernels.py``). ``own``: as in :func:`offset_sums`.
+    1.17x its forward on device rows with that reduction, 1.14x without it, 1.07x with the sigmoid eager too;
+    eager JAX 1.16x and 1.02x; 31 interleaved rounds, 2026-12-01, BENCHMARKS.md). ``g`` may be
+    :func:`~xpnet.model.linear`, the caller applying the activation after (an eager framework whose own is faster
+    than its compiler's) with an activation that keeps NaN (``tests/test_kernels.py``). ``own``: as in
+    :func:`offset_sums`.
     """
     Z = offset_sums(X, W, xp, compiled=True, own=own) + b
     return not_finite_as_nan(Z, g(Z), xp)
-
-
-def not_finite_as_nan(Z: Any, A: Any, xp: Any) -> Any:
-    """``A`` (a layer's activations of its sums ``Z``) with NaN wherever ``Z`` is not finite: one select, fused into
-    the activation's pass by a compiler, so that a non-finite sum shows in the outputs (``inf * 0`` is NaN)."""
-    return xp.where(xp.isfinite(Z), A, Z * 0.0)
