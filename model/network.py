@@ -169,7 +169,6 @@ def forward_checked(layers: Layers, X: Any, activations: Activations, xp: Any,
     """
     (W, b), *rest = layers
     g, *others = bind_activations(activations, xp)
-    finite_of = partial(_all_finite, xp=xp) if all_finite is None else all_finite
     if isinstance(X, OffsetRows) and (compiled or offset_first is not None):
         A = offset_first_layer(X, W, b, g, xp) if offset_first is None else offset_first(X, W, b)
     elif compiled:
@@ -177,14 +176,14 @@ def forward_checked(layers: Layers, X: Any, activations: Activations, xp: Any,
         A = not_finite_as_nan(Z, g(Z), xp)
     else:
         Z = offset_sums(X, W, xp) + b if isinstance(X, OffsetRows) else pre_activation(X, W, b, xp, affine)
-        return forward_matmul(rest, g(Z), others, xp, affine), finite_of(Z)
+        return forward_matmul(rest, g(Z), others, xp, affine), _all_finite(Z, xp, all_finite)
     out = forward_matmul(rest, A, others, xp, affine)
-    return out, _all_finite(out, xp) if compiled else finite_of(out)  # a backend's kernel is for eager code
+    return out, _all_finite(out, xp, None if compiled else all_finite)  # a backend's kernel is for eager code
 
 
-def _all_finite(a: Any, xp: Any) -> Any:
-    """Whether every value of ``a`` is finite, as a 0-d bool array (the standard's two calls)."""
-    return xp.all(xp.isfinite(a))
+def _all_finite(a: Any, xp: Any, kernel: Callable[[Any], Any] | None) -> Any:
+    """Whether every value of ``a`` is finite, as a 0-d bool array: ``kernel(a)``, or the standard's two calls."""
+    return xp.all(xp.isfinite(a)) if kernel is None else kernel(a)
 
 
 def in_row_blocks(forward: Callable[[Layers, Any], Any], rows: int, xp: Any) -> Callable[[Layers, Any], Any]:
